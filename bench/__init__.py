@@ -1,0 +1,1 @@
+"""Benchmarks and reference baselines (not part of the node pack)."""
