@@ -146,6 +146,7 @@ def ding_sample(
     obs_std: float = 0.01,
     generator: Optional[torch.Generator] = None,
     callback: Optional[StepCallback] = None,
+    paste_observation: bool = False,
 ) -> torch.Tensor:
     """Inpaint by DInG: sample x0 given the observed latent on the kept mask.
 
@@ -167,6 +168,10 @@ def ding_sample(
         generator: the only source of randomness (``torch.randn`` with it).
         callback: ``callback(i, x, x0, sigma)`` once per step with the state and
             clean estimate in the caller's convention.
+        paste_observation: blend y into the kept region of the final clean
+            latent, ``x0 + keep_mask (y - x0)``, as ComfyUI's masked sampling
+            does. Off by default: the paper's output is the clean estimate, whose
+            kept region matches y only as well as the denoiser reconstructs it.
 
     Start: the state at ``sigmas[0]`` is the forward process applied to the
     observation with the caller's noise, as ComfyUI mixes it:
@@ -234,5 +239,5 @@ def ding_sample(
         x_in, x0 = call(x, last, last_scale)
         if callback is not None:
             callback(last, x_in, x0, sigma_table[last].expand(batch))
-        return x0
+        return torch.lerp(x0, y, w.expand(shape)) if paste_observation else x0
     return x if last_scale == 1.0 else x / last_scale

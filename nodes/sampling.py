@@ -42,9 +42,11 @@ def parametrization_of(model_patcher) -> str:
             sampling, comfy.model_sampling.IMG_TO_IMG):
         return "ve"
     model_name = type(model_patcher.model).__name__
+    kinds = [c.__name__ for c in type(sampling).__mro__
+             if c.__module__ == comfy.model_sampling.__name__ and not issubclass(c, torch.nn.Module)]
     raise ValueError(
         f"DInG supports flow models (CONST sampling: SD3, SD3.5, Flux, ...) and eps / v-prediction "
-        f"models; this model ({model_name}) uses {type(sampling).__name__} sampling"
+        f"models; this model ({model_name}) uses {(kinds or [type(sampling).__name__])[0]} sampling"
     )
 
 
@@ -101,6 +103,7 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
             observation.to(device=x.device, dtype=torch.float32), keep,
             parametrization=parametrization, variant=variant, eta=eta, obs_std=obs_std,
             generator=_step_generator(extra_args.get("seed"), x.device), callback=on_step,
+            paste_observation=True,
         )
     finally:
         bar.close()

@@ -328,3 +328,13 @@ def test_zero_obs_std_pins_kept_region():
                       generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(out).all()
     assert (out - 0.7).abs().max() < 0.05
+
+
+def test_paste_observation_restores_kept_region():
+    prior, y, keep, _ = posterior_problem(8, 1, 0.01)
+    plain = run(prior, y, keep)
+    pasted = run(prior, y, keep, paste_observation=True)
+    kept = keep.expand_as(plain) > 0
+    assert torch.equal(pasted[kept], y.expand_as(plain)[kept])
+    assert torch.equal(pasted[~kept], plain[~kept])
+    assert not torch.equal(plain[kept], pasted[kept])
