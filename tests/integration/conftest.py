@@ -1,0 +1,121 @@
+"""ComfyUI integration-test fixtures for ding-inpaint (test-only; see comfy_harness.py).
+
+ComfyUI is found via $COMFYUI_PATH, or because the pack sits in ComfyUI/custom_nodes/.
+Without it (or without its Python deps) every test under tests/integration is SKIPPED with
+the reason (`pytest -rs` shows it); nothing here imports torch or ComfyUI at collection time.
+
+Test modules here may import torch / tiny_models / comfy_harness at module level, but must not
+import ComfyUI modules (comfy.*, nodes, execution, ...) at module level: ComfyUI only becomes
+importable once the session fixture `comfy_host` has bootstrapped it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(os.path.abspath(__file__)).parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import comfy_harness  # noqa: E402  (stdlib-only at import time)
+
+UNAVAILABLE_REASON = comfy_harness.unavailable_reason()
+
+
+def _is_ours(item) -> bool:
+    try:
+        return Path(str(item.path)).resolve().is_relative_to(HERE.resolve())
+    except (AttributeError, ValueError):
+        return str(item.fspath).startswith(str(HERE))
+
+
+def pytest_collection_modifyitems(config, items):
+    if UNAVAILABLE_REASON is None:
+        return
+    mark = pytest.mark.skip(reason=UNAVAILABLE_REASON)
+    for item in items:
+        if _is_ours(item):
+            item.add_marker(mark)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    h = comfy_harness._HARNESS
+    if h is None:
+        return
+    tr = terminalreporter
+    tr.section("ding-inpaint ComfyUI harness")
+    tr.write_line(f"ComfyUI: {h.comfyui_path}  import {h.import_seconds:.2f}s, "
+                  f"init_extra_nodes {h.init_seconds:.2f}s")
+    if h.pack is not None:
+        tr.write_line(h.pack.summary().splitlines()[0])
+    if h.extras_failed:
+        tr.write_line(f"comfy_extras not loaded: {', '.join(h.extras_failed)}")
+    for k, v in h.timings.items():
+        tr.write_line(f"{k}: {v:.2f}")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="session")
+def comfy_host(tmp_path_factory) -> comfy_harness.ComfyHarness:
+    """Bootstrapped in-process ComfyUI (CPU) with this pack loaded from a tmp custom_nodes symlink
+    and the DInGTest* nodes registered. Skips the requesting test if ComfyUI is unavailable."""
+    if UNAVAILABLE_REASON is not None:
+        pytest.skip(UNAVAILABLE_REASON)
+    try:
+        return comfy_harness.bootstrap(base_dir=tmp_path_factory.mktemp("comfy"))
+    except comfy_harness.ComfyUIUnavailable as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def ding_pack(comfy_host) -> comfy_harness.PackInfo:
+    """How ComfyUI loaded this pack: .loaded, .node_ids, .error, .has_init, .module_name, ..."""
+    return comfy_host.pack
+
+
+@pytest.fixture(scope="session")
+def ding_nodes(comfy_host) -> dict:
+    """{node id: class} for the pack's expected nodes; FAILS (not skips) if the pack did not load
+    or one of comfy_harness.EXPECTED_PACK_NODE_IDS is missing."""
+    pack = comfy_host.pack
+    if not pack.loaded:
+        pytest.fail(f"ComfyUI did not load the ding-inpaint pack: {pack.error}", pytrace=False)
+    missing = pack.missing()
+    if missing:
+        pytest.fail(f"pack loaded but nodes missing: {missing}; registered: {pack.node_ids}", pytrace=False)
+    return {k: comfy_host.nodes.NODE_CLASS_MAPPINGS[k] for k in pack.node_ids}
+
+
+@pytest.fixture(scope="session")
+def tiny_sd3(comfy_host):
+    """tiny_models.TinySD3Files for the default tiny SD3 (depth 2, pos_embed_max_size 64, seed 0),
+    written once under comfy_host.models_dir: checkpoints/, diffusion_models/, vae/ all named
+    'tiny_sd3.safetensors', plus vae_approx/taesd3_{encoder,decoder}.safetensors."""
+    import tiny_models
+    return tiny_models.write_tiny_sd3(comfy_host.models_dir, name="tiny_sd3")
+
+
+@pytest.fixture(scope="session")
+def run_prompt(comfy_host):
+    """run_prompt(prompt, *, use_cache=False, outputs=None, client_id=None, strict=True) -> dict."""
+    return comfy_host.run_prompt
+
+
+@pytest.fixture
+def captured(comfy_host) -> dict:
+    """comfy_harness.CAPTURED, cleared: DInGTestCapture stores {key: value} here (run_prompt also
+    returns a copy as result['captured'])."""
+    comfy_host.captured.clear()
+    return comfy_host.captured
+
+
+@pytest.fixture
+def model_calls(comfy_host):
+    """A ModelCallCounter active for the whole test: .count, .batch_sizes, .sigmas, .calls,
+    .ms_per_call(skip_first), .reset()."""
+    with comfy_host.count_model_calls() as counter:
+        yield counter
