@@ -25,9 +25,9 @@ ETA_CHOICES = list(BRIDGE_SCHEDULES)
 
 VARIANT_TOOLTIP = ("ding: two model calls per step (most faithful to the kept region). "
                    "ding1: one call per step, about half the time, slightly weaker seams.")
-OBS_STD_TOOLTIP = ("How tightly the kept region follows the input latent (observation noise std, "
-                   "latent units). 0.01 is the paper's default; raise it (0.05-0.2) to let the model "
-                   "alter the kept area slightly for smoother seams.")
+OBS_STD_TOOLTIP = ("How tightly each step follows the kept region (observation noise std, latent units). "
+                   "0.01 is the paper's default; larger values (0.05-0.2) let the steps drift from the "
+                   "kept region, which can soften seams. The kept latent cells are restored exactly at the end.")
 ETA_TOOLTIP = ("Bridge noise schedule between steps. 'square' is the paper's default; 'default' and "
                "'ddpm' inject more noise; 'ddim' is nearly deterministic and breaks consistency "
                "(ablation only).")
@@ -64,7 +64,9 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
     ``model`` is ComfyUI's KSamplerX0Inpaint: it carries the observation
     (``latent_image``, in model space) and the initial noise. ComfyUI's per-call
     replacement is switched off by calling the model with ``denoise_mask=None``;
-    the mask (1 = regenerate) becomes DInG's keep mask instead.
+    the mask (1 = regenerate) becomes DInG's keep mask instead. The kept region
+    of the final latent is restored from the observation (``paste_observation``),
+    as ComfyUI's masked sampling does.
     """
     extra_args = {} if extra_args is None else extra_args
     denoise_mask = extra_args.get("denoise_mask")
