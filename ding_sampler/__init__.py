@@ -3,7 +3,7 @@
 No ComfyUI import here: the sampler works on any (alpha, sigma) schedule and any
 denoiser callable. The ComfyUI nodes in ``nodes/`` are thin wrappers around it.
 """
-from .sampler import ding_sample, posterior_gain, posterior_step
+from .sampler import ding_sample, posterior_step
 from .schedule import (
     BRIDGE_SCHEDULES,
     PARAMETRIZATIONS,
@@ -17,7 +17,6 @@ from .schedule import (
 __all__ = [
     "ding_sample",
     "posterior_step",
-    "posterior_gain",
     "plan_transitions",
     "signal_and_noise",
     "flow_sigmas",

@@ -80,24 +80,6 @@ def _sigma_list(sigmas) -> list:
         raise ValueError("sigmas must be a 1-D tensor or a sequence of numbers") from None
 
 
-def posterior_gain(keep_weight: torch.Tensor, step: Transition):
-    """Per-coordinate Kalman gain k and posterior noise scale of one transition.
-
-    With prior N(mu, eta^2) and pseudo-observation noise tau^2 / w, the exact
-    posterior is mean mu + k (y_tilde - mu), std eta sqrt(1 - k), where
-    k = w eta^2 / (w eta^2 + tau^2). Written this way nothing divides by eta,
-    and obs_std = 0 gives k = 1 on kept coordinates.
-    """
-    rho = step.gain_ratio
-    if math.isinf(rho):
-        gain = (keep_weight > 0).to(keep_weight.dtype)
-    else:
-        wr = keep_weight * rho
-        gain = wr / (wr + 1.0)
-    noise_scale = (1.0 - gain).clamp_(min=0.0).sqrt_().mul_(step.eta)
-    return gain, noise_scale
-
-
 def posterior_step(
     x: torch.Tensor,
     x0: torch.Tensor,
@@ -106,12 +88,19 @@ def posterior_step(
     step: Transition,
     proxy_denoiser: Optional[Callable[[torch.Tensor], torch.Tensor]],
     draw_noise: Callable[[], torch.Tensor],
+    mask_kind: str = "soft",
 ) -> torch.Tensor:
     """One DInG transition x_t -> x_s in the variance-preserving form.
 
     ``x0`` is D(x_t, sigma_t). With ``proxy_denoiser`` (DInG, two calls) the
     pseudo-observation uses the noise estimate at the proxy z ~ N(mu, eta^2);
     without it (DInG-1) the noise estimate at x_t.
+
+    ``mask_kind`` (found once per run by ``ding_sample``): ``"binary"`` when every
+    weight is 0 or 1 (the gain is then a scalar times the mask), ``"none"`` when
+    all are 0, else ``"soft"``. The arithmetic is fused into a few in-place passes
+    over buffers this function owns; ``x``, ``x0`` and the denoiser's outputs are
+    never written to.
     """
     mu = torch.mul(x, step.c_t).add_(x0, alpha=step.c_0)  # DDIM-eta bridge mean
     if proxy_denoiser is not None:
@@ -119,18 +108,36 @@ def posterior_step(
         z = torch.add(mu, eps1, alpha=step.eta)
         x0_z = proxy_denoiser(z)
         del z
-        # y_tilde - mu = a_s y + (z - a_s D(z)) - mu = eta eps1 + a_s (y - D(z))
-        innovation = torch.sub(observation, x0_z).mul_(step.a_s).add_(eps1, alpha=step.eta)
+        # y_tilde - mu = a_s y + (z - a_s D(z)) - mu = eta eps1 + a_s (y - D(z)), in eps1's buffer
+        innovation = eps1.mul_(step.eta).add_(observation, alpha=step.a_s).sub_(x0_z, alpha=step.a_s)
         del eps1, x0_z
     else:
-        # y_tilde = a_s y + s_s x1_hat(x_t), x1_hat = (x_t - a_t x0) / s_t
+        # y_tilde - mu with y_tilde = a_s y + s_s x1_hat(x_t), x1_hat = (x_t - a_t x0) / s_t and
+        # mu = c_t x_t + c_0 x0, folded into float64 coefficients
         ratio = step.s_s / step.s_t
-        innovation = torch.mul(x, ratio).add_(x0, alpha=-ratio * step.a_t)
-        innovation.add_(observation, alpha=step.a_s).sub_(mu)
-    gain, noise_scale = posterior_gain(keep_weight, step)
-    out = torch.addcmul(mu, gain, innovation)
-    del innovation, mu
-    return out.addcmul_(noise_scale, draw_noise())
+        innovation = torch.mul(x, ratio - step.c_t).add_(x0, alpha=-ratio * step.a_t - step.c_0)
+        innovation.add_(observation, alpha=step.a_s)
+    eps2 = draw_noise()
+    if mask_kind == "none":
+        return mu.add_(eps2, alpha=step.eta)
+    rho = step.gain_ratio
+    if math.isinf(rho) and mask_kind != "binary":
+        keep_weight = (keep_weight > 0).to(innovation.dtype)  # obs_std = 0: gain is [w > 0]
+    if mask_kind == "binary" or math.isinf(rho):
+        # gain k w and noise scale eta sqrt(1 - k w) = eta (1 - c w) for w in {0, 1}:
+        # x_s = mu + eta eps2 + w (k innovation - eta c eps2)
+        if math.isinf(rho):
+            k = c = 1.0
+        else:
+            k = rho / (1.0 + rho)
+            c = 1.0 - 1.0 / math.sqrt(1.0 + rho)
+        innovation.mul_(k).add_(eps2, alpha=-step.eta * c).mul_(keep_weight)
+        return mu.add_(eps2, alpha=step.eta).add_(innovation)
+    # soft weights: r = (w rho + 1)^(-1/2), 1 - gain = r^2, noise scale eta r:
+    # x_s = mu + (1 - r^2) innovation + eta r eps2 = mu + innovation + r (eta eps2 - r innovation)
+    r = torch.mul(keep_weight, rho).add_(1.0).rsqrt_()
+    eps2.mul_(step.eta).addcmul_(r, innovation, value=-1.0)
+    return mu.add_(innovation).addcmul_(r, eps2)
 
 
 def ding_sample(
@@ -194,8 +201,15 @@ def ding_sample(
     shape = noise.shape
     y = observation.to(device=device, dtype=dtype).expand(shape)
     w = keep_mask.to(device=device, dtype=dtype)
-    if w.numel() and (not torch.isfinite(w).all() or w.min() < 0 or w.max() > 1):
-        raise ValueError("keep_mask values must lie in [0, 1] (1 = keep, 0 = regenerate)")
+    mask_kind = "none"
+    if w.numel():
+        # one host read per run: finite, range, binary
+        finite, lo, hi, binary = torch.stack([
+            torch.isfinite(w).all().to(dtype), w.amin(), w.amax(),
+            ((w == 0) | (w == 1)).all().to(dtype)]).tolist()
+        if not finite or lo < 0 or hi > 1:
+            raise ValueError("keep_mask values must lie in [0, 1] (1 = keep, 0 = regenerate)")
+        mask_kind = "none" if hi == 0 else ("binary" if binary else "soft")
 
     batch = shape[0]
     sigma_table = torch.tensor(sigma_values, dtype=dtype, device=device)
@@ -230,7 +244,7 @@ def ding_sample(
         if variant == "ding":
             def proxy(z, _i=i + 1, _scale=step.scale_s):
                 return call(z, _i, _scale)[1]
-        x = posterior_step(x, x0, y, w, step, proxy, draw_noise)
+        x = posterior_step(x, x0, y, w, step, proxy, draw_noise, mask_kind)
         del x0, x_in
 
     last = len(plan)

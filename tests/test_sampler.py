@@ -338,3 +338,13 @@ def test_paste_observation_restores_kept_region():
     assert torch.equal(pasted[kept], y.expand_as(plain)[kept])
     assert torch.equal(pasted[~kept], plain[~kept])
     assert not torch.equal(plain[kept], pasted[kept])
+
+
+def test_zero_obs_std_soft_mask_pins_every_weighted_coordinate():
+    """obs_std = 0 makes any positive weight a hard constraint (gain = [w > 0])."""
+    y = torch.full((2, 3), 0.7)
+    soft = ding_sample(**_args(observation=y, keep_mask=torch.tensor([[0.3, 1.0, 0.0]]), sigmas=flow_sigmas(20)),
+                       obs_std=0.0, generator=torch.Generator().manual_seed(0))
+    hard = ding_sample(**_args(observation=y, keep_mask=torch.tensor([[1.0, 1.0, 0.0]]), sigmas=flow_sigmas(20)),
+                       obs_std=0.0, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(soft, hard, atol=1e-3)  # soft and binary code paths round differently
