@@ -318,15 +318,26 @@ def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, pre
     return first_id + 3
 
 
+def _sd35_loaders(g: Graph) -> None:
+    """Load Checkpoint (id 1, SD3.5 Medium with its text encoders) and Load Image (id 2)."""
+    g.add(1, "CheckpointLoaderSimple", (X[0], 0), [SD35_MEDIUM])
+    g.add(2, "LoadImage", (X[0], 160), [INPUT_IMAGE, "image"])
+
+
+def _prompt_pair(g: Graph, pos_id: int, prompt: str, pos_title: str) -> None:
+    """Positive CLIPTextEncode at pos_id and an empty negative at pos_id + 1, both on the
+    checkpoint's CLIP."""
+    g.add(pos_id, "CLIPTextEncode", (X[1], 0), [prompt], title=pos_title,
+          color=POSITIVE, inputs={"clip": (1, 1)})
+    g.add(pos_id + 1, "CLIPTextEncode", (X[1], 230), [""], title="Negative prompt (empty)", color=NEGATIVE,
+          inputs={"clip": (1, 1)})
+
+
 def sd35_medium_inpaint() -> Graph:
     g = Graph("ding_sd35_medium_inpaint", "SD3.5 Medium inpaint",
               "28 steps | cfg 2 | ding | obs_std 0.01 | eta square")
-    g.add(1, "CheckpointLoaderSimple", (X[0], 0), [SD35_MEDIUM])
-    g.add(2, "LoadImage", (X[0], 160), [INPUT_IMAGE, "image"])
-    g.add(3, "CLIPTextEncode", (X[1], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
-          color=POSITIVE, inputs={"clip": (1, 1)})
-    g.add(4, "CLIPTextEncode", (X[1], 230), [""], title="Negative prompt (empty)", color=NEGATIVE,
-          inputs={"clip": (1, 1)})
+    _sd35_loaders(g)
+    _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
     g.add(5, "DInGInpaintEncode", (X[1], 460), [6], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
     g.add(6, "DInGKSampler", (X[2], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
@@ -375,13 +386,9 @@ def sd35_large_turbo_inpaint() -> Graph:
 def sd35_outpaint() -> Graph:
     g = Graph("ding_sd35_outpaint", "SD3.5 Medium outpaint",
               "pad 192 px left/right | 28 steps | cfg 2 | ding")
-    g.add(1, "CheckpointLoaderSimple", (X[0], 0), [SD35_MEDIUM])
-    g.add(2, "LoadImage", (X[0], 160), [INPUT_IMAGE, "image"])
+    _sd35_loaders(g)
     g.add(3, "ImagePadForOutpaint", (X[0], 520), [192, 0, 192, 0, 0], inputs={"image": (2, 0)})
-    g.add(4, "CLIPTextEncode", (X[1], 0), [PROMPT_OUTPAINT], title="Positive prompt (the whole picture)",
-          color=POSITIVE, inputs={"clip": (1, 1)})
-    g.add(5, "CLIPTextEncode", (X[1], 230), [""], title="Negative prompt (empty)", color=NEGATIVE,
-          inputs={"clip": (1, 1)})
+    _prompt_pair(g, 4, PROMPT_OUTPAINT, "Positive prompt (the whole picture)")
     g.add(6, "DInGInpaintEncode", (X[1], 460), [8], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
     g.add(7, "DInGKSampler", (X[2], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
@@ -402,12 +409,8 @@ def sd35_outpaint() -> Graph:
 def sd35_custom_sampling() -> Graph:
     g = Graph("ding_sd35_custom_sampling", "SD3.5 Medium, custom sampling",
               "ModelSamplingSD3 | CFGGuider | DInG SAMPLER | BasicScheduler | RandomNoise")
-    g.add(1, "CheckpointLoaderSimple", (X[0], 0), [SD35_MEDIUM])
-    g.add(2, "LoadImage", (X[0], 160), [INPUT_IMAGE, "image"])
-    g.add(3, "CLIPTextEncode", (X[1], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
-          color=POSITIVE, inputs={"clip": (1, 1)})
-    g.add(4, "CLIPTextEncode", (X[1], 230), [""], title="Negative prompt (empty)", color=NEGATIVE,
-          inputs={"clip": (1, 1)})
+    _sd35_loaders(g)
+    _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
     g.add(5, "ModelSamplingSD3", (X[1], 460), [3.0], inputs={"model": (1, 0)})
     g.add(10, "DInGInpaintEncode", (X[1], 570), [6], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
