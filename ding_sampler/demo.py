@@ -188,6 +188,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                          "it fits the prior to sklearn's bundled digits") from None
     try:
         from bench.baselines import replacement_sample
+        from bench.fidelity import CountingDenoiser
     except ImportError:
         raise SystemExit("the replacement baseline lives in bench/baselines.py: run the demo "
                          "from the repository root (python -m ding_sampler.demo)") from None
@@ -234,12 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     samples: Dict[str, torch.Tensor] = {}
     calls: Dict[str, int] = {}
     for method in METHODS:
-        count = [0]
-
-        def denoiser(x, sigma, _count=count):
-            _count[0] += 1
-            return base_denoiser(x, sigma)
-
+        denoiser = CountingDenoiser(base_denoiser)
         noise = torch.randn(len(y_rows), d, generator=gen)
         t0 = time.perf_counter()
         if method == "replacement":
@@ -249,7 +245,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                               variant=method, obs_std=args.obs_std, generator=gen)
         seconds[method] = time.perf_counter() - t0
         samples[method] = out.double().reshape(len(chosen), n, d)
-        calls[method] = count[0]
+        calls[method] = denoiser.calls
 
     # metrics, averaged over digits
     kept = keep > 0

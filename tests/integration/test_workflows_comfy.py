@@ -126,35 +126,33 @@ def test_workflow_node_types_are_registered(comfy_host, ding_nodes):
             assert n["type"] in mappings, (name, n["type"])
 
 
-def _widget_names_from_comfyui(cls) -> list:
+def _input_entries(cls):
+    """(name, type, options) of every required then optional input of a node class."""
     spec = cls.INPUT_TYPES()
-    names = []
     for section in ("required", "optional"):
         for name, entry in (spec.get(section) or {}).items():
-            typ = entry[0]
             opts = entry[1] if len(entry) > 1 and isinstance(entry[1], dict) else {}
-            is_widget = isinstance(typ, (list, tuple)) or str(typ) in LINK_TYPES_ARE_WIDGETS
-            if not is_widget or opts.get("forceInput"):
-                continue
-            names.append(name)
-            if opts.get("control_after_generate"):
-                names.append("@control_after_generate")
-            if opts.get("image_upload"):
-                names.append("@upload")
+            yield name, entry[0], opts
+
+
+def _widget_names_from_comfyui(cls) -> list:
+    names = []
+    for name, typ, opts in _input_entries(cls):
+        is_widget = isinstance(typ, (list, tuple)) or str(typ) in LINK_TYPES_ARE_WIDGETS
+        if not is_widget or opts.get("forceInput"):
+            continue
+        names.append(name)
+        if opts.get("control_after_generate"):
+            names.append("@control_after_generate")
+        if opts.get("image_upload"):
+            names.append("@upload")
     return names
 
 
 def _link_inputs_from_comfyui(cls) -> list:
-    spec = cls.INPUT_TYPES()
-    out = []
-    for section in ("required", "optional"):
-        for name, entry in (spec.get(section) or {}).items():
-            typ = entry[0]
-            opts = entry[1] if len(entry) > 1 and isinstance(entry[1], dict) else {}
-            if isinstance(typ, (list, tuple)) or (str(typ) in LINK_TYPES_ARE_WIDGETS and not opts.get("forceInput")):
-                continue
-            out.append((name, str(typ)))
-    return out
+    return [(name, str(typ)) for name, typ, opts in _input_entries(cls)
+            if not (isinstance(typ, (list, tuple))
+                    or (str(typ) in LINK_TYPES_ARE_WIDGETS and not opts.get("forceInput")))]
 
 
 @pytest.mark.parametrize("node_type", sorted(wf.WIDGET_NAMES))
