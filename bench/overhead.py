@@ -5,7 +5,7 @@ Everything runs in one process through ComfyUI's own code (headless harness of
 tests/integration), on random-weight SD3-architecture MMDiTs built from ComfyUI's
 classes, at two sizes. Run from the repository root::
 
-    COMFYUI_PATH=/path/to/ComfyUI python -m bench.overhead           # about 10 min on 2 CPU cores
+    COMFYUI_PATH=/path/to/ComfyUI python -m bench.overhead           # about 45 min on 2 CPU cores
     COMFYUI_PATH=/path/to/ComfyUI python -m bench.overhead --quick   # under 1 min smoke run
 
 Without COMFYUI_PATH, a ComfyUI checkout in ``.comfyui/`` of the repository (or the
@@ -63,8 +63,9 @@ SCHEDULER = "simple"
 ZETA = 1.0
 
 # (MMDiT depth, image px, DInG steps S, timed repetitions, tensor-peak repetitions)
-# large: depth 8 at 384 px is ~0.8 s per model call on 2 cores, ~70 s per round of the 7 methods
-DEFAULT = dict(small=(2, 128, 10, 7, 2), large=(8, 384, 8, 5, 1))
+# large: depth 12 (303 M params) at 512 px is ~3.6 s per model call on 2 cores: ding 8 steps
+# (15 calls) ~55 s, a round of the 7 methods ~6 min, the whole default run ~45 min
+DEFAULT = dict(small=(2, 128, 10, 7, 2), large=(12, 512, 8, 5, 1))
 QUICK = dict(small=(2, 128, 4, 5, 1), large=(4, 256, 4, 3, 1))
 
 
@@ -388,18 +389,42 @@ def summarise(s: Setup, runs: Dict[str, List[Run]]) -> List[str]:
     lines += ["", "  gradient reference (DPS, backprop every step) vs DInG at equal steps:", head]
     lines.append(ratio_rows(g, d, f"{g} / {d}"))
     lines.append(ratio_rows(g, d1, f"{g} / {d1}"))
-    G, D = runs[g], runs[d]
-    speed = _med([r.wall for r in G]) / _med([r.wall for r in D])
-    less_t = 1.0 - _tpeak(D) / _tpeak(G)
-    less = 1.0 - _med([r.peak_delta for r in D]) / _med([r.peak_delta for r in G])
-    less_abs = 1.0 - _med([r.peak_abs for r in D]) / _med([r.peak_abs for r in G])
-    lines.append(f"  => {d} is {speed:.2f}x faster than {g} (issue target >= 3.2x) and needs {100 * less_t:.0f}% "
-                 f"less peak tensor memory ({100 * less:.0f}% less peak RSS above baseline; target >= 68%), "
-                 f"{100 * less_abs:.0f}% less absolute process peak (weights, torch and ComfyUI included)")
+    G = runs[g]
+    for v in (d, d1):
+        D = runs[v]
+        speed = _med([r.wall for r in G]) / _med([r.wall for r in D])
+        less_t = 1.0 - _tpeak(D) / _tpeak(G)
+        less = 1.0 - _med([r.peak_delta for r in D]) / _med([r.peak_delta for r in G])
+        less_abs = 1.0 - _med([r.peak_abs for r in D]) / _med([r.peak_abs for r in G])
+        lines.append(f"  => {v} is {speed:.2f}x faster than {g} (issue target >= 3.2x) and needs {100 * less_t:.0f}% "
+                     f"less peak tensor memory ({100 * less:.0f}% less peak RSS above baseline; target >= 68%), "
+                     f"{100 * less_abs:.0f}% less absolute process peak (weights, torch and ComfyUI included)")
+    lines += cost_model_lines(runs, S)
     lines.append("  (wall = ratio of medians; paired = median of per-repetition ratios; net-norm = 1 + (non-network "
                  "time A - non-network time B) / wall B, i.e. the same network work counted once, which removes "
                  "run-to-run noise of the network itself; CPU = ratio of median process CPU time)")
     return lines
+
+
+def cost_model_lines(runs: Dict[str, List[Run]], S: int) -> List[str]:
+    """Why the gradient / DInG time ratio is what it is, in units of one plain forward.
+
+    A plain forward F is the network time per call of ``ding1 S`` (no autograd). The
+    gradient reference's step is a forward that records the graph (its network time
+    per call) plus the backward pass to the input and the guided update (its sampler
+    own work per step). At equal steps DInG-1 makes S plain forwards and DInG 2S-1,
+    so gradient / ding1 ~ (F_g + B) / F and gradient / ding ~ S (F_g + B) / ((2S-1) F).
+    """
+    from . import profile_steps as ps
+    g, d1 = runs[_key("gradient", S)], runs[_key("ding1", S)]
+    f_plain = _med([r.network / max(1, r.calls) for r in d1])
+    f_grad = _med([r.network / max(1, r.calls) for r in g])
+    back = _med([ps.breakdown(r.layers)["sampler own work"] / max(1, r.calls) for r in g])
+    step = (f_grad + back) / f_plain
+    return [f"  cost model, in plain forwards F = {1e3 * f_plain:.0f} ms (no-grad network call, batch 2): gradient step = "
+            f"forward recording the graph {f_grad / f_plain:.2f} F + backward to the input and update "
+            f"{back / f_plain:.2f} F = {step:.2f} F; DInG-1 step = 1 F, DInG step = 2 F (2S-1 calls) -> expected "
+            f"gradient / ding1 ~ {step:.2f}, gradient / ding ~ {step * S / (2 * S - 1):.2f} at S = {S}"]
 
 
 def breakdown_lines(s: Setup, runs: Dict[str, List[Run]]) -> List[str]:
