@@ -390,12 +390,14 @@ def summarise(s: Setup, runs: Dict[str, List[Run]]) -> List[str]:
     lines.append(ratio_rows(g, d, f"{g} / {d}"))
     lines.append(ratio_rows(g, d1, f"{g} / {d1}"))
     G = runs[g]
+    g_wall, g_tpeak = _med([r.wall for r in G]), _tpeak(G)
+    g_delta, g_abs = _med([r.peak_delta for r in G]), _med([r.peak_abs for r in G])
     for v in (d, d1):
         D = runs[v]
-        speed = _med([r.wall for r in G]) / _med([r.wall for r in D])
-        less_t = 1.0 - _tpeak(D) / _tpeak(G)
-        less = 1.0 - _med([r.peak_delta for r in D]) / _med([r.peak_delta for r in G])
-        less_abs = 1.0 - _med([r.peak_abs for r in D]) / _med([r.peak_abs for r in G])
+        speed = g_wall / _med([r.wall for r in D])
+        less_t = 1.0 - _tpeak(D) / g_tpeak
+        less = 1.0 - _med([r.peak_delta for r in D]) / g_delta
+        less_abs = 1.0 - _med([r.peak_abs for r in D]) / g_abs
         lines.append(f"  => {v} is {speed:.2f}x faster than {g} (issue target >= 3.2x) and needs {100 * less_t:.0f}% "
                      f"less peak tensor memory ({100 * less:.0f}% less peak RSS above baseline; target >= 68%), "
                      f"{100 * less_abs:.0f}% less absolute process peak (weights, torch and ComfyUI included)")

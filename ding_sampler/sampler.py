@@ -121,23 +121,23 @@ def posterior_step(
     if mask_kind == "none":
         return mu.add_(eps2, alpha=step.eta)
     rho = step.gain_ratio
-    if math.isinf(rho) and mask_kind != "binary":
-        keep_weight = (keep_weight > 0).to(innovation.dtype)  # obs_std = 0: gain is [w > 0]
-    if mask_kind == "binary" or math.isinf(rho):
-        # gain k w and noise scale eta sqrt(1 - k w) = eta (1 - c w) for w in {0, 1}:
-        # x_s = mu + eta eps2 + w (k innovation - eta c eps2)
-        if math.isinf(rho):
-            k = c = 1.0
-        else:
-            k = rho / (1.0 + rho)
-            c = 1.0 - 1.0 / math.sqrt(1.0 + rho)
-        innovation.mul_(k).add_(eps2, alpha=-step.eta * c).mul_(keep_weight)
-        return mu.add_(eps2, alpha=step.eta).add_(innovation)
-    # soft weights: r = (w rho + 1)^(-1/2), 1 - gain = r^2, noise scale eta r:
-    # x_s = mu + (1 - r^2) innovation + eta r eps2 = mu + innovation + r (eta eps2 - r innovation)
-    r = torch.mul(keep_weight, rho).add_(1.0).rsqrt_()
-    eps2.mul_(step.eta).addcmul_(r, innovation, value=-1.0)
-    return mu.add_(innovation).addcmul_(r, eps2)
+    if math.isinf(rho):  # obs_std = 0: gain [w > 0], no posterior noise where w > 0
+        k = c = 1.0
+        if mask_kind != "binary":
+            keep_weight = (keep_weight > 0).to(innovation.dtype)
+    elif mask_kind == "binary":
+        k = rho / (1.0 + rho)
+        c = 1.0 - 1.0 / math.sqrt(1.0 + rho)
+    else:
+        # soft weights: r = (w rho + 1)^(-1/2), 1 - gain = r^2, noise scale eta r:
+        # x_s = mu + (1 - r^2) innovation + eta r eps2 = mu + innovation + r (eta eps2 - r innovation)
+        r = torch.mul(keep_weight, rho).add_(1.0).rsqrt_()
+        eps2.mul_(step.eta).addcmul_(r, innovation, value=-1.0)
+        return mu.add_(innovation).addcmul_(r, eps2)
+    # gain k w and noise scale eta sqrt(1 - k w) = eta (1 - c w) for w in {0, 1}:
+    # x_s = mu + eta eps2 + w (k innovation - eta c eps2)
+    innovation.mul_(k).add_(eps2, alpha=-step.eta * c).mul_(keep_weight)
+    return mu.add_(eps2, alpha=step.eta).add_(innovation)
 
 
 def ding_sample(

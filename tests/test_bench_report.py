@@ -13,14 +13,14 @@ from bench.overhead import Run, Setup
 S = 4
 
 
-def _layers(calls, forward, backward=0.0, wall=None):
+def _layers(calls, forward, backward=0.0):
     """Inclusive timers of one run: network forward, a 1 ms wrapper per call, and
     (gradient reference) ``backward`` seconds of sampler own work."""
     apply_model = forward + 0.001 * calls
     calc = apply_model + 0.001 * calls
     model_call = calc + 0.0005 * calls
     sampler_fn = model_call + backward + 0.0002 * calls
-    wall = sampler_fn + 0.002 if wall is None else wall
+    wall = sampler_fn + 0.002
     return {"forward": forward, "apply_model": apply_model, "calc_cond_batch": calc, "model_call": model_call,
             "ding_sample": 0.0, "sampler_fn": sampler_fn, "ksampler_sample": sampler_fn, "calls": calls,
             "wall": wall}
@@ -32,17 +32,15 @@ def _run(method, steps, calls, f_per_call, back_per_call=0.0, rss=100.0, tensor=
 
 
 def _runs(f=1.0, f_grad=1.5, back=1.7):
-    plain = dict(rss=100.0, tensor=50.0)
-    out = {
-        f"ding {S}": [_run("ding", S, 2 * S - 1, f, **plain)],
-        f"ding1 {S}": [_run("ding1", S, S, f, **plain)],
-        f"euler {2 * S - 1}": [_run("euler", 2 * S - 1, 2 * S - 1, f, **plain)],
-        f"euler+mask {2 * S - 1}": [_run("euler+mask", 2 * S - 1, 2 * S - 1, f, **plain)],
-        f"euler {S}": [_run("euler", S, S, f, **plain)],
-        f"euler+mask {S}": [_run("euler+mask", S, S, f, **plain)],
+    return {
+        f"ding {S}": [_run("ding", S, 2 * S - 1, f)],
+        f"ding1 {S}": [_run("ding1", S, S, f)],
+        f"euler {2 * S - 1}": [_run("euler", 2 * S - 1, 2 * S - 1, f)],
+        f"euler+mask {2 * S - 1}": [_run("euler+mask", 2 * S - 1, 2 * S - 1, f)],
+        f"euler {S}": [_run("euler", S, S, f)],
+        f"euler+mask {S}": [_run("euler+mask", S, S, f)],
         f"gradient {S}": [_run("gradient", S, S, f_grad, back, rss=400.0, tensor=500.0)],
     }
-    return out
 
 
 def _setup():
