@@ -257,7 +257,7 @@ class Bench:
     # ----- models
     def prepare(self, label, depth, px, steps, repeats) -> Setup:
         import torch
-        import tiny_models
+        from bench import tiny_models
         name = f"bench_d{depth}"
         files = tiny_models.write_tiny_sd3(self.h.models_dir, name=name, depth=depth, seed=0,
                                            pos_embed_max_size=max(64, px // 16),
@@ -453,7 +453,7 @@ def breakdown_lines(s: Setup, runs: Dict[str, List[Run]]) -> List[str]:
 def _find_comfy(explicit: Optional[str]):
     if str(HARNESS_DIR) not in sys.path:
         sys.path.insert(0, str(HARNESS_DIR))
-    import comfy_harness
+    from bench import comfy_harness
     if explicit:
         os.environ["COMFYUI_PATH"] = explicit
     elif not os.environ.get("COMFYUI_PATH"):

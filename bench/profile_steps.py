@@ -491,7 +491,7 @@ def _comfy_profile(quick: bool, threads: int) -> List[str]:
     """A short instrumented run of DInGKSampler / KSampler on the small tiny SD3 (depth 2, 128 px)."""
     if str(HARNESS_DIR) not in sys.path:
         sys.path.insert(0, str(HARNESS_DIR))
-    import comfy_harness  # noqa: E402
+    from bench import comfy_harness  # noqa: E402
     reason = comfy_harness.unavailable_reason()
     if reason is not None:
         return [f"ComfyUI part skipped: {reason}"]

@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(os.path.abspath(__file__)).parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
 
-import comfy_harness  # noqa: E402  (stdlib-only at import time)
+from bench import comfy_harness  # noqa: E402  (stdlib-only at import time)
 
 UNAVAILABLE_REASON = comfy_harness.unavailable_reason()
 
@@ -95,7 +93,7 @@ def tiny_sd3(comfy_host):
     """tiny_models.TinySD3Files for the default tiny SD3 (depth 2, pos_embed_max_size 64, seed 0),
     written once under comfy_host.models_dir: checkpoints/, diffusion_models/, vae/ all named
     'tiny_sd3.safetensors', plus vae_approx/taesd3_{encoder,decoder}.safetensors."""
-    import tiny_models
+    from bench import tiny_models
     return tiny_models.write_tiny_sd3(comfy_host.models_dir, name="tiny_sd3")
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-import comfy_harness
+from bench import comfy_harness
 
 
 def test_comfyui_imports(comfy_host):
@@ -68,14 +68,14 @@ def test_unet_and_vae_loaders(comfy_host, tiny_sd3):
     assert isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
     (vae,) = comfy_host.call_node("VAELoader", vae_name=tiny_sd3.vae_name)
     assert vae.latent_channels == 16
-    assert "taesd3" in comfy_host.nodes.VAELoader.vae_list()
+    assert "taesd3" in comfy_host.nodes.VAELoader.INPUT_TYPES()["required"]["vae_name"][0]
     (vae3,) = comfy_host.call_node("VAELoader", vae_name="taesd3")
     assert vae3.latent_channels == 16
 
 
 def test_taesd_encode_decode(comfy_host, tiny_sd3):
     import torch
-    import tiny_models
+    from bench import tiny_models
 
     (vae,) = comfy_host.call_node("VAELoader", vae_name=tiny_sd3.vae_name)
     img = tiny_models.make_test_image(128, 128, seed=3)
@@ -126,7 +126,7 @@ def test_txt2img_graph_through_executor(comfy_host, tiny_sd3, run_prompt, cfg):
 
 def test_loadimage_mask_and_capture(comfy_host, run_prompt):
     import torch
-    import tiny_models
+    from bench import tiny_models
 
     img = tiny_models.make_test_image(64, 48, seed=5)
     mask = tiny_models.make_test_mask(64, 48, kind="stroke", x=8, y=8, w=40, h=30, stroke_width=3)

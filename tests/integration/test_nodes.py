@@ -7,7 +7,7 @@ the kept region, call counts, determinism, masks and the composite.
 import pytest
 import torch
 
-import tiny_models
+from bench import tiny_models
 
 STEPS = 6
 OBS_STD = 0.01
@@ -243,7 +243,8 @@ def test_cancel_stops_between_calls(ding_nodes, tiny_sd3, comfy_host, model_call
                                  latent_image=latent, denoise=1.0, variant="ding", obs_std=OBS_STD, eta="square")
     finally:
         mm.interrupt_current_processing(False)
-    assert 3 <= model_calls.count <= 4  # stopped at the next call, far short of 19
+    # stopped within one or two calls of the request (0.8.0 checks one call earlier), far short of 19
+    assert 2 <= model_calls.count <= 4
 
 
 @pytest.mark.parametrize("inputs,fragment", [

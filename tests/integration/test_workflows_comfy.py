@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-import tiny_models
+from bench import tiny_models
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STEPS = 3

@@ -3,8 +3,7 @@
 Test-only code: nothing here is part of the node pack, and nothing from ComfyUI is copied here.
 No pytest import, so bench scripts can use it directly::
 
-    import sys; sys.path.insert(0, "tests/integration")
-    import comfy_harness, tiny_models
+    from bench import comfy_harness, tiny_models   # from the repository root
     h = comfy_harness.bootstrap()                 # COMFYUI_PATH or ComfyUI/custom_nodes/<pack>
     files = tiny_models.write_tiny_sd3(h.models_dir)
     out = h.run_prompt({...API-format prompt...})
@@ -32,9 +31,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 HERE = Path(os.path.abspath(__file__)).parent
-# tests/integration/comfy_harness.py -> repo root (= the pack). Not resolved, so a pack
+# bench/comfy_harness.py -> repo root (= the pack). Not resolved, so a pack
 # symlinked into ComfyUI/custom_nodes still sees its custom_nodes parent.
-PACK_ROOT = HERE.parent.parent
+PACK_ROOT = HERE.parent
 PACK_DIR_NAME = "ding-inpaint"
 EXPECTED_PACK_NODE_IDS = ("DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite")
 
@@ -314,7 +313,8 @@ CAPTURED: dict[str, Any] = {}
 
 def _make_test_nodes():
     import torch
-    import tiny_models
+
+    from bench import tiny_models
 
     class DInGTestConditioning:
         """TEST ONLY: SD3-shaped CONDITIONING from a seed (no text encoder needed)."""
@@ -650,10 +650,10 @@ class ComfyHarness:
             good_outputs = list(outputs)
         if use_cache:
             if self._executor is None:
-                self._executor = self.execution.PromptExecutor(self.server)
+                self._executor = self.new_executor()
             executor = self._executor
         else:
-            executor = self.execution.PromptExecutor(self.server)
+            executor = self.new_executor()
         CAPTURED.clear()
         n_progress = len(self.progress_events)
         self.server.last_prompt_id = prompt_id
@@ -676,6 +676,17 @@ class ComfyHarness:
             "wall_s": wall,
             "progress": self.progress_events[n_progress:],
         }
+
+    def new_executor(self):
+        """A PromptExecutor as main.py builds it, for either calling convention: ComfyUI >= 0.4
+        reads cache_args["ram"] after every node (a RAM headroom in GB; 0 keeps nothing from
+        being evicted by RAM pressure), 0.3.x takes cache_size instead."""
+        import inspect
+        params = inspect.signature(self.execution.PromptExecutor).parameters
+        if "cache_args" in params:
+            return self.execution.PromptExecutor(self.server, cache_type=False,
+                                                 cache_args={"lru": 0, "ram": 0.0})
+        return self.execution.PromptExecutor(self.server)
 
     def count_model_calls(self) -> ModelCallCounter:
         return ModelCallCounter()
@@ -760,8 +771,8 @@ def bootstrap(comfyui_path: Optional[Path] = None, base_dir: Optional[Path] = No
     if missing:
         raise ComfyUIUnavailable(
             f"ComfyUI at {comfyui_path} found but its dependencies are missing: pip install {' '.join(missing)}")
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))  # tiny_models importable by the test nodes
+    if str(PACK_ROOT) not in sys.path:
+        sys.path.insert(0, str(PACK_ROOT))  # bench.tiny_models importable by the test nodes
     base_dir = Path(base_dir) if base_dir is not None else Path(tempfile.mkdtemp(prefix="ding_comfy_"))
     t0 = time.perf_counter()
     mods = import_comfy(Path(comfyui_path))
