@@ -1,15 +1,11 @@
-"""ding-inpaint: ComfyUI entry point.
+"""ding-inpaint: ComfyUI's entry point (V3 extension).
 
-Exports the node mappings when loaded by ComfyUI. Imported anywhere else (for
-example while pytest collects the tests) it exports empty mappings, so the
-pure ``ding_sampler`` package stays usable without ComfyUI.
+Importing this package imports nothing from ComfyUI; ComfyUI calls ``comfy_entrypoint`` once
+it has started, and only then are the nodes (which import ``comfy``) loaded.
 """
-import sys
+WEB_DIRECTORY = "./web"  # node help pages: web/docs/<NodeId>.md
 
-if "comfy" in sys.modules:  # ComfyUI has started and is loading custom nodes
-    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
-else:
-    NODE_CLASS_MAPPINGS = {}
-    NODE_DISPLAY_NAME_MAPPINGS = {}
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+async def comfy_entrypoint():
+    from .nodes import DInGExtension
+    return DInGExtension()

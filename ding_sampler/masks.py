@@ -6,7 +6,7 @@ ComfyUI IMAGE tensors [B, H, W, C] in [0, 1].
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -14,14 +14,27 @@ import torch.nn.functional as F
 KEEP_THRESHOLD = 0.95
 
 
-def _as_batch_mask(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor):
-        raise ValueError(f"{name} must be a tensor, got {type(mask).__name__}")
+def batch_masks(mask: torch.Tensor, name: str = "mask", batch: Optional[int] = None,
+                size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+    """A MASK input ([H, W] or [B, H, W], values in [0, 1]) as a float [B, H, W] tensor.
+
+    With ``batch`` the mask must hold 1 or ``batch`` masks and is expanded to ``batch``; with
+    ``size`` it is resized to that (H, W). Raises ValueError naming ``name`` otherwise.
+    """
+    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
+        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"{name} must be a MASK tensor [H, W] or [B, H, W], got {got}")
+    mask = mask.float()
     if mask.ndim == 2:
         mask = mask[None]
-    if mask.ndim != 3:
-        raise ValueError(f"{name} must be [H, W] or [B, H, W], got shape {tuple(mask.shape)}")
-    return mask.float()
+    if not torch.isfinite(mask).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if batch is not None and mask.shape[0] not in (1, batch):
+        raise ValueError(f"{name} has a batch of {mask.shape[0]} masks; expected 1 (one for all "
+                         f"images) or {batch} (one per image)")
+    if size is not None:
+        mask = resize_mask(mask.clamp(0, 1), size)
+    return mask if batch is None else mask.expand(batch, -1, -1)
 
 
 def dilate(mask: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -55,7 +68,7 @@ def latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int, int],
     0.95, so it still repaints that cell (and possibly a neighbour: the region
     grows by up to one latent cell, hiding VAE leakage at the border).
     """
-    repaint = _as_batch_mask(repaint, "mask")
+    repaint = batch_masks(repaint, "mask")
     keep = (1.0 - repaint.clamp(0, 1))[:, None]
     small = F.interpolate(keep, size=tuple(latent_size), mode="bilinear", antialias=True,
                           align_corners=False)
@@ -106,7 +119,7 @@ def composite(original: torch.Tensor, generated: torch.Tensor, repaint: torch.Te
         raise ValueError(
             f"original has {original.shape[-1]} channels but generated has {generated.shape[-1]}"
         )
-    repaint = _as_batch_mask(repaint, "mask")
+    repaint = batch_masks(repaint, "mask")
     batch = max(original.shape[0], generated.shape[0], repaint.shape[0])
     for name, t in (("original", original), ("generated", generated), ("mask", repaint)):
         if t.shape[0] not in (1, batch):

@@ -38,8 +38,24 @@ def _broadcastable(shape, target) -> bool:
         return False
 
 
+def check_options(variant, eta, obs_std) -> None:
+    """Raise ValueError unless (variant, eta, obs_std) is a valid DInG configuration.
+
+    The one check of the sampler's options: ``ding_sample`` and the ComfyUI nodes both call it.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if isinstance(eta, str):
+        if eta not in BRIDGE_SCHEDULES:
+            raise ValueError(f"eta must be one of {BRIDGE_SCHEDULES} or a non-negative number, got {eta!r}")
+    elif isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"eta must be one of {BRIDGE_SCHEDULES} or a non-negative number, got {eta!r}")
+    if isinstance(obs_std, bool) or not isinstance(obs_std, numbers.Real) or not math.isfinite(obs_std) or obs_std < 0:
+        raise ValueError(f"obs_std must be a finite number >= 0, got {obs_std!r}")
+
+
 def _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std,
-                  parametrization, callback):
+                  parametrization, callback, x_start):
     if not callable(denoiser):
         raise ValueError("denoiser must be callable as denoiser(x, sigma) -> x0 estimate")
     if not isinstance(noise, torch.Tensor) or not noise.is_floating_point():
@@ -54,17 +70,12 @@ def _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std
                 f"{name} has shape {tuple(value.shape)}, which does not broadcast to the "
                 f"latent shape {tuple(noise.shape)}"
             )
+    if x_start is not None and (not isinstance(x_start, torch.Tensor) or x_start.shape != noise.shape):
+        got = tuple(x_start.shape) if isinstance(x_start, torch.Tensor) else type(x_start).__name__
+        raise ValueError(f"x_start must be a tensor of the latent shape {tuple(noise.shape)}, got {got}")
     if parametrization not in PARAMETRIZATIONS:
         raise ValueError(f"parametrization must be one of {PARAMETRIZATIONS}, got {parametrization!r}")
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if isinstance(eta, str):
-        if eta not in BRIDGE_SCHEDULES:
-            raise ValueError(f"eta must be one of {BRIDGE_SCHEDULES} or a non-negative number, got {eta!r}")
-    elif isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or eta < 0:
-        raise ValueError(f"eta must be one of {BRIDGE_SCHEDULES} or a non-negative number, got {eta!r}")
-    if isinstance(obs_std, bool) or not isinstance(obs_std, numbers.Real) or not math.isfinite(obs_std) or obs_std < 0:
-        raise ValueError(f"obs_std must be a finite number >= 0, got {obs_std!r}")
+    check_options(variant, eta, obs_std)
     if callback is not None and not callable(callback):
         raise ValueError("callback must be callable as callback(i, x, x0, sigma) or None")
 
@@ -154,6 +165,7 @@ def ding_sample(
     generator: Optional[torch.Generator] = None,
     callback: Optional[StepCallback] = None,
     paste_observation: bool = False,
+    x_start: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Inpaint by DInG: sample x0 given the observed latent on the kept mask.
 
@@ -179,6 +191,9 @@ def ding_sample(
             latent, ``x0 + keep_mask (y - x0)``, as ComfyUI's masked sampling
             does. Off by default: the paper's output is the clean estimate, whose
             kept region matches y only as well as the denoiser reconstructs it.
+        x_start: the state at ``sigmas[0]`` in the caller's convention, when the
+            caller already has it (ComfyUI hands its samplers one); by default it
+            is built from ``noise`` and ``observation`` as below.
 
     Start: the state at ``sigmas[0]`` is the forward process applied to the
     observation with the caller's noise, as ComfyUI mixes it:
@@ -193,7 +208,7 @@ def ding_sample(
     is float32 for half-precision inputs, else the dtype of ``noise``.
     """
     _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std,
-                  parametrization, callback)
+                  parametrization, callback, x_start)
     sigma_values = _sigma_list(sigmas)
     plan, final_estimate = plan_transitions(sigma_values, parametrization, eta, float(obs_std))
 
@@ -232,9 +247,12 @@ def ding_sample(
             checked.append(True)
         return x_in, out.to(dtype)
 
-    a0, s0 = signal_and_noise(sigma_values[0], parametrization)
-    x = noise.to(dtype=dtype)
-    x = x.clone() if a0 == 0.0 and s0 == 1.0 else torch.mul(x, s0).add_(y, alpha=a0)
+    if x_start is not None:
+        x = torch.mul(x_start.to(device=device, dtype=dtype), vp_scale(sigma_values[0], parametrization))
+    else:
+        a0, s0 = signal_and_noise(sigma_values[0], parametrization)
+        x = noise.to(dtype=dtype)
+        x = x.clone() if a0 == 0.0 and s0 == 1.0 else torch.mul(x, s0).add_(y, alpha=a0)
 
     for i, step in enumerate(plan):
         x_in, x0 = call(x, i, step.scale_t)

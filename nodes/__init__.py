@@ -1,17 +1,12 @@
-"""ComfyUI face of ding-inpaint: thin node classes over ``ding_sampler``."""
+"""ComfyUI face of ding-inpaint: thin V3 node classes over ``ding_sampler``."""
+from comfy_api.v0_0_2 import ComfyExtension
+
 from .inpaint import DInGComposite, DInGInpaintEncode
 from .sampling import DInGKSampler, DInGSampler
 
-NODE_CLASS_MAPPINGS = {
-    "DInGInpaintEncode": DInGInpaintEncode,
-    "DInGKSampler": DInGKSampler,
-    "DInGSampler": DInGSampler,
-    "DInGComposite": DInGComposite,
-}
+NODES = [DInGInpaintEncode, DInGKSampler, DInGSampler, DInGComposite]
 
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "DInGInpaintEncode": "DInG Inpaint Encode",
-    "DInGKSampler": "DInG KSampler",
-    "DInGSampler": "DInG Sampler (SAMPLER)",
-    "DInGComposite": "DInG Composite",
-}
+
+class DInGExtension(ComfyExtension):
+    async def get_node_list(self):
+        return list(NODES)

@@ -4,60 +4,56 @@ from __future__ import annotations
 import torch
 
 import comfy.model_management
+from comfy_api.v0_0_2 import io
 
 from ..ding_sampler.masks import (
+    batch_masks,
     composite,
     crop_offsets,
     dilate,
     latent_mask_from_pixels,
     pixel_mask_from_latent,
-    resize_mask,
 )
+from .schema import node_schema
 
 MAX_PIXELS = 4096
 
 
-def _batched_masks(mask: torch.Tensor, batch: int, size) -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
-        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise ValueError(f"mask must be a MASK tensor [H, W] or [B, H, W], got {got}")
-    mask = mask.float()
-    if mask.ndim == 2:
-        mask = mask[None]
-    if mask.shape[0] not in (1, batch):
-        raise ValueError(
-            f"mask has a batch of {mask.shape[0]} but pixels has {batch} images: "
-            f"give one mask for all images or one per image"
-        )
-    if not torch.isfinite(mask).all():
-        raise ValueError("mask contains NaN or infinite values")
-    return resize_mask(mask.clamp(0, 1), size).expand(batch, -1, -1)
-
-
-class DInGInpaintEncode:
+class DInGInpaintEncode(io.ComfyNode):
     """Image + mask + VAE -> latent observation with a conservative latent mask."""
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "pixels": ("IMAGE", {"tooltip": "The image to inpaint (the original; the masked area may hold anything)."}),
-            "mask": ("MASK", {"tooltip": "Area to repaint (1 = repaint), e.g. LoadImage's mask from the mask editor. "
-                                         "One mask for the whole batch or one per image."}),
-            "vae": ("VAE", {"tooltip": "The VAE of the model you sample with."}),
-            "grow_mask_by": ("INT", {"default": 6, "min": 0, "max": 256, "step": 1,
-                                     "tooltip": "Grow the repaint area by this many pixels before it is moved to the latent grid."}),
-        }}
+    def define_schema(cls):
+        return node_schema(
+            node_id="DInGInpaintEncode",
+            display_name="DInG Inpaint Encode",
+            category="latent/inpaint",
+            description=("Encodes the image and builds the latent mask with DInG's conservative rule: a latent "
+                         "cell is kept only if it is almost entirely outside the mask, so thin strokes still "
+                         "repaint their cell."),
+            search_aliases=["inpaint", "outpaint", "mask", "vae encode", "ding"],
+            inputs=[
+                io.Image.Input("pixels", tooltip="The image to inpaint (the original; the masked area may "
+                                                 "hold anything)."),
+                io.Mask.Input("mask", tooltip="Area to repaint (1 = repaint), e.g. LoadImage's mask from the "
+                                              "mask editor. One mask for the whole batch or one per image."),
+                io.Vae.Input("vae", tooltip="The VAE of the model you sample with."),
+                io.Int.Input("grow_mask_by", default=6, min=0, max=256, step=1,
+                             tooltip="Grow the repaint area by this many pixels before it is moved to the "
+                                     "latent grid."),
+            ],
+            outputs=[
+                io.Latent.Output("latent", display_name="latent",
+                                 tooltip="VAE latent of the original with a latent-resolution noise_mask "
+                                         "(1 = repaint) for DInG KSampler / DInG SAMPLER."),
+                io.Mask.Output("repaint_mask", display_name="repaint_mask",
+                               tooltip="The pixel area that will really be repainted (the latent mask at "
+                                       "pixel size), for DInG Composite."),
+            ],
+        )
 
-    RETURN_TYPES = ("LATENT", "MASK")
-    RETURN_NAMES = ("latent", "repaint_mask")
-    OUTPUT_TOOLTIPS = ("VAE latent of the original with a latent-resolution noise_mask (1 = repaint) for DInG KSampler / DInG SAMPLER.",
-                       "The pixel area that will really be repainted (the latent mask at pixel size), for DInG Composite.")
-    FUNCTION = "encode"
-    CATEGORY = "latent/inpaint"
-    DESCRIPTION = ("Encodes the image and builds the latent mask with DInG's conservative rule: a latent cell is kept "
-                   "only if it is almost entirely outside the mask, so thin strokes still repaint their cell.")
-
-    def encode(self, pixels, mask, vae, grow_mask_by=6):
+    @classmethod
+    def execute(cls, pixels, mask, vae, grow_mask_by=6) -> io.NodeOutput:
         if not isinstance(pixels, torch.Tensor) or pixels.ndim != 4 or pixels.shape[-1] < 3:
             got = tuple(pixels.shape) if isinstance(pixels, torch.Tensor) else type(pixels).__name__
             raise ValueError(f"pixels must be an IMAGE tensor [B, H, W, 3], got {got}")
@@ -67,7 +63,7 @@ class DInGInpaintEncode:
         ratio = int(vae.spacial_compression_encode())
         if height < ratio or width < ratio:
             raise ValueError(f"pixels must be at least {ratio}x{ratio} for this VAE, got {width}x{height}")
-        repaint = _batched_masks(mask, batch, (height, width))
+        repaint = batch_masks(mask, "mask", batch, (height, width))
         repaint = dilate(repaint, int(grow_mask_by))
 
         (top, left), (crop_h, crop_w) = crop_offsets((height, width), ratio)
@@ -80,29 +76,38 @@ class DInGInpaintEncode:
         pixel_repaint[:, top:top + crop_h, left:left + crop_w] = pixel_mask_from_latent(
             latent_repaint, (crop_h, crop_w)).cpu()
         noise_mask = latent_repaint.to(comfy.model_management.intermediate_device())
-        return ({"samples": samples, "noise_mask": noise_mask}, pixel_repaint)
+        return io.NodeOutput({"samples": samples, "noise_mask": noise_mask}, pixel_repaint)
 
 
-class DInGComposite:
+class DInGComposite(io.ComfyNode):
     """Paste the generated pixels back into the original, feathered over the seam."""
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "original": ("IMAGE", {"tooltip": "The original image; it is kept bit for bit outside the repaint area and its feather band."}),
-            "generated": ("IMAGE", {"tooltip": "The decoded DInG result (VAE Decode)."}),
-            "mask": ("MASK", {"tooltip": "Repaint area, 1 = take the generated pixels: use DInG Inpaint Encode's repaint_mask."}),
-            "feather": ("INT", {"default": 8, "min": 0, "max": MAX_PIXELS, "step": 1,
-                                "tooltip": "Width in pixels of the band outside the mask over which the seam is blended."}),
-        }}
+    def define_schema(cls):
+        return node_schema(
+            node_id="DInGComposite",
+            display_name="DInG Inpaint Composite",
+            category="image/inpaint",
+            description=("Undo the VAE round trip outside the repainted area: the original pixels are kept "
+                         "exactly, the generated ones are used inside the mask, and the seam is blended over "
+                         "the feather band."),
+            search_aliases=["inpaint", "outpaint", "composite", "paste", "stitch", "ding"],
+            inputs=[
+                io.Image.Input("original", tooltip="The original image; it is kept bit for bit outside the "
+                                                   "repaint area and its feather band."),
+                io.Image.Input("generated", tooltip="The decoded DInG result (VAE Decode)."),
+                io.Mask.Input("mask", tooltip="Repaint area, 1 = take the generated pixels: use DInG Inpaint "
+                                              "Encode's repaint_mask."),
+                io.Int.Input("feather", default=8, min=0, max=MAX_PIXELS, step=1,
+                             tooltip="Width in pixels of the band outside the mask over which the seam is "
+                                     "blended."),
+            ],
+            outputs=[io.Image.Output(tooltip="The original with the generated pixels inside the mask, blended "
+                                             "over the feather band, and unchanged everywhere else.")],
+        )
 
-    RETURN_TYPES = ("IMAGE",)
-    FUNCTION = "composite"
-    CATEGORY = "image/inpaint"
-    DESCRIPTION = ("Undo the VAE round trip outside the repainted area: the original pixels are kept exactly, "
-                   "the generated ones are used inside the mask, and the seam is blended over the feather band.")
-
-    def composite(self, original, generated, mask, feather=8):
+    @classmethod
+    def execute(cls, original, generated, mask, feather=8) -> io.NodeOutput:
         if feather < 0:
             raise ValueError(f"feather must be >= 0, got {feather}")
-        return (composite(original, generated.to(original.device), mask, int(feather)),)
+        return io.NodeOutput(composite(original, generated.to(original.device), mask, int(feather)))

@@ -1,27 +1,34 @@
-"""DInG KSampler and DInG SAMPLER: ComfyUI glue around ``ding_sampler.ding_sample``."""
+"""DInG KSampler and DInG Sampler: ComfyUI glue around ``ding_sampler.ding_sample``.
+
+What the sampler function reads from ComfyUI (docs/algorithm.md, section 9, and the README's
+architecture section): ``model.latent_image`` (the observation, model space), ``model.noise``
+(the run's initial noise), the state ``x`` ComfyUI hands it, ``extra_args["denoise_mask"]``
+(1 = repaint) and ``extra_args["seed"]``, and the model's ``model_sampling``, whose
+``noise_scaling`` decides the parametrization by what it does.
+"""
 from __future__ import annotations
 
 import logging
+from typing import Callable, NamedTuple, Optional
 
 import torch
 from tqdm.auto import tqdm
 
 import comfy.model_management
-import comfy.model_sampling
 import comfy.sample
 import comfy.samplers
 import comfy.utils
 import latent_preview
+from comfy_api.v0_0_2 import io
 
-from ..ding_sampler import BRIDGE_SCHEDULES, VARIANTS, ding_sample
+from ..ding_sampler import BRIDGE_SCHEDULES, VARIANTS, check_options, ding_sample
+from .schema import node_schema
 
 log = logging.getLogger("ding-inpaint")
 
 # The per-step noise stream must not repeat the initial noise, which ComfyUI
 # draws on the CPU from the same seed: offset the seed by a fixed odd constant.
 _STEP_NOISE_SEED_OFFSET = 0x9E3779B97F4A7C15
-
-ETA_CHOICES = list(BRIDGE_SCHEDULES)
 
 VARIANT_TOOLTIP = ("ding: two model calls per step (most faithful to the kept region). "
                    "ding1: one call per step, about half the time, slightly weaker seams.")
@@ -33,48 +40,104 @@ ETA_TOOLTIP = ("Bridge noise schedule between steps. 'square' is the paper's def
                "(ablation only).")
 
 
+# --------------------------------------------------------------------------- host contract
+
+# Sigmas, noise and latent values at which a model's noise_scaling is probed.
+_PROBE_SIGMAS = (0.2, 0.55, 0.9)
+_PROBE_NOISE = (1.0, -0.75, 0.5, 2.0)
+_PROBE_LATENT = (0.5, 1.25, -2.0, 0.25)
+
+
+def _sampling_class_name(sampling) -> str:
+    """The model_sampling's parametrization class (e.g. CONST, EPS), not the generated combo class."""
+    for cls in type(sampling).__mro__:
+        if cls.__module__.startswith("comfy.model_sampling") and not issubclass(cls, torch.nn.Module):
+            return cls.__name__
+    return type(sampling).__name__
+
+
 def parametrization_of(model_patcher) -> str:
-    """'flow' for rectified-flow models (CONST), 've' for eps / v models."""
+    """'flow' or 've', decided by what the model's ``noise_scaling`` does, not by its class.
+
+    DInG needs the noisy state as x = a(sigma) x0 + s(sigma) e with a known (a, s). The probe
+    calls ``noise_scaling(sigma, noise, latent)`` on small tensors at a few sigmas and accepts
+    the flow form sigma n + (1 - sigma) y and the variance-exploding form y + sigma n. Anything
+    else (a latent returned unchanged, a noise scale other than 1, another mixing) is refused
+    with a ValueError naming the model's sampling class.
+    """
     sampling = model_patcher.get_model_object("model_sampling")
-    if isinstance(sampling, comfy.model_sampling.CONST):
+    name = _sampling_class_name(sampling)
+    model_name = type(getattr(model_patcher, "model", None)).__name__
+    noise = torch.tensor(_PROBE_NOISE, dtype=torch.float64).view(1, -1, 1, 1)
+    latent = torch.tensor(_PROBE_LATENT, dtype=torch.float64).view(1, -1, 1, 1)
+    fits = {"flow": True, "ve": True}
+    noise_gain, latent_gain = [], []
+    for sigma in _PROBE_SIGMAS:
+        try:
+            out = sampling.noise_scaling(torch.tensor([sigma], dtype=torch.float64), noise.clone(),
+                                         latent.clone(), max_denoise=False)
+            out = torch.as_tensor(out, dtype=torch.float64)
+            # the linear form out = g_y y + g_n n, read off with the latent or the noise set to 0
+            g_n = sampling.noise_scaling(torch.tensor([sigma], dtype=torch.float64), noise.clone(),
+                                         torch.zeros_like(latent), max_denoise=False)
+        except Exception as e:  # noqa: BLE001  (anything: the model does not follow the contract)
+            raise ValueError(
+                f"DInG cannot use this model ({model_name}): its sampling ({name}) failed when asked "
+                f"to noise a latent ({type(e).__name__}: {e})") from e
+        g_n = float((torch.as_tensor(g_n, dtype=torch.float64) / noise).mean())
+        noise_gain.append(g_n)
+        latent_gain.append(float(((out - g_n * noise) / latent).mean()))
+        fits["flow"] &= torch.allclose(out, sigma * noise + (1 - sigma) * latent, rtol=1e-5, atol=1e-6)
+        fits["ve"] &= torch.allclose(out, latent + sigma * noise, rtol=1e-5, atol=1e-6)
+    if fits["flow"]:
         return "flow"
-    if isinstance(sampling, comfy.model_sampling.EPS) and not isinstance(
-            sampling, comfy.model_sampling.IMG_TO_IMG):
+    if fits["ve"]:
         return "ve"
-    model_name = type(model_patcher.model).__name__
-    kinds = [c.__name__ for c in type(sampling).__mro__
-             if c.__module__ == comfy.model_sampling.__name__ and not issubclass(c, torch.nn.Module)]
-    raise ValueError(
-        f"DInG supports flow models (CONST sampling: SD3, SD3.5, Flux, ...) and eps / v-prediction "
-        f"models; this model ({model_name}) uses {(kinds or [type(sampling).__name__])[0]} sampling"
-    )
+    need = ("DInG needs noise_scaling(sigma, noise, latent) = sigma*noise + (1-sigma)*latent (flow models: "
+            "SD3, Flux, Wan, ...) or latent + sigma*noise (eps / v-prediction models)")
+    if all(abs(g) < 1e-9 for g in noise_gain):
+        what = "returns the latent without noise (an image-to-image sampling)"
+    elif all(abs(g / s - noise_gain[0] / _PROBE_SIGMAS[0]) < 1e-6 for g, s in zip(noise_gain, _PROBE_SIGMAS)):
+        what = f"scales the noise by {noise_gain[0] / _PROBE_SIGMAS[0]:.4g} x sigma"
+        if all(abs(a - (1 - s)) < 1e-6 for a, s in zip(latent_gain, _PROBE_SIGMAS)):
+            what += " (a flow model with a noise scale other than 1, which DInG does not support)"
+    else:
+        pairs = ", ".join(f"sigma {s}: {a:.4g}*latent + {g:.4g}*noise"
+                          for s, a, g in zip(_PROBE_SIGMAS, latent_gain, noise_gain))
+        what = f"mixes latent and noise as {pairs}"
+    raise ValueError(f"DInG cannot sample this model ({model_name}): its sampling {name} {what}. {need}.")
 
 
-def _step_generator(seed, device) -> torch.Generator:
-    seed = 0 if seed is None else int(seed)
-    g = torch.Generator(device=device)
-    g.manual_seed((seed + _STEP_NOISE_SEED_OFFSET) % (1 << 64))
-    return g
+def _is_packed(x: torch.Tensor) -> bool:
+    """ComfyUI >= 0.8 packs nested latents (e.g. audio + video) into one [B, 1, N] tensor."""
+    return x.ndim == 3 and x.shape[1] == 1
 
 
-def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
-                variant="ding", obs_std=0.01, eta="square"):
-    """k-diffusion-style sampler function for ``comfy.samplers.KSAMPLER``.
+class HostContext(NamedTuple):
+    """What a guided sampler takes from ComfyUI's KSAMPLER call, ready for a pure-torch sampler."""
+    parametrization: str
+    observation: torch.Tensor     # model-space latent y, float32
+    noise: torch.Tensor           # the run's initial noise, float32
+    keep: torch.Tensor            # keep weight (1 = keep), float32, broadcastable to x
+    denoise: Callable             # denoise(x, sigma) -> x0, Cancel-aware, ComfyUI's blending off
+    generator: torch.Generator    # the per-step noise stream, seeded from extra_args["seed"]
 
-    ``model`` is ComfyUI's KSamplerX0Inpaint: it carries the observation
-    (``latent_image``, in model space) and the initial noise. ComfyUI's per-call
-    replacement is switched off by calling the model with ``denoise_mask=None``;
-    the mask (1 = regenerate) becomes DInG's keep mask instead. The kept region
-    of the final latent is restored from the observation (``paste_observation``),
-    as ComfyUI's masked sampling does.
+
+def host_context(model, x: torch.Tensor, extra_args: Optional[dict]) -> HostContext:
+    """Read the observation, noise, mask and schedule from ComfyUI's sampler call.
+
+    ``model`` is ComfyUI's KSamplerX0Inpaint. ComfyUI's per-call replacement is switched off by
+    calling the model with ``denoise_mask=None``; the mask (1 = regenerate) becomes the keep weight
+    instead. Shared by the DInG sampler and bench/gradient_reference.py.
     """
     extra_args = {} if extra_args is None else extra_args
+    if _is_packed(x):
+        raise ValueError("DInG does not support nested latents (several latents packed into one, e.g. "
+                         "audio + video); sample each latent on its own")
     denoise_mask = extra_args.get("denoise_mask")
     call_args = dict(extra_args)
     call_args["denoise_mask"] = None  # our own transitions, not ComfyUI's blending
-
-    inner = model.inner_model  # the guider
-    parametrization = parametrization_of(inner.model_patcher)
+    parametrization = parametrization_of(model.inner_model.model_patcher)
     observation = getattr(model, "latent_image", None)
     noise = getattr(model, "noise", None)
     if observation is None or noise is None:
@@ -90,7 +153,15 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
         comfy.model_management.throw_exception_if_processing_interrupted()
         return model(x_in, sigma, **call_args)
 
-    steps = len(sigmas) - 1
+    seed = extra_args.get("seed")
+    generator = torch.Generator(device=x.device)
+    generator.manual_seed(((0 if seed is None else int(seed)) + _STEP_NOISE_SEED_OFFSET) % (1 << 64))
+    return HostContext(parametrization, observation.to(device=x.device, dtype=torch.float32),
+                       noise.to(device=x.device, dtype=torch.float32), keep, denoise, generator)
+
+
+def step_reporter(callback, steps: int, disable=None):
+    """(on_step(i, x, x0, sigma), close()) : console progress plus ComfyUI's preview/progress callback."""
     bar = tqdm(total=steps, disable=disable)  # console progress, like k-diffusion's trange
 
     def on_step(i, x_i, x0, sigma):
@@ -99,106 +170,129 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
             s = sigma[0]
             callback({"x": x_i, "i": i, "sigma": s, "sigma_hat": s, "denoised": x0})
 
+    return on_step, bar.close
+
+
+def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
+                variant="ding", obs_std=0.01, eta="square"):
+    """k-diffusion-style sampler function for ``comfy.samplers.KSAMPLER``.
+
+    Starts from the state ComfyUI hands it (``x``) and restores the kept region of the final
+    latent from the observation (``paste_observation``), as ComfyUI's masked sampling does.
+    """
+    host = host_context(model, x, extra_args)
+    on_step, close = step_reporter(callback, len(sigmas) - 1, disable)
     try:
         return ding_sample(
-            denoise, noise.to(device=x.device, dtype=torch.float32), sigmas,
-            observation.to(device=x.device, dtype=torch.float32), keep,
-            parametrization=parametrization, variant=variant, eta=eta, obs_std=obs_std,
-            generator=_step_generator(extra_args.get("seed"), x.device), callback=on_step,
-            paste_observation=True,
+            host.denoise, host.noise, sigmas, host.observation, host.keep,
+            parametrization=host.parametrization, variant=variant, eta=eta, obs_std=obs_std,
+            generator=host.generator, callback=on_step, paste_observation=True,
+            x_start=x.to(torch.float32),
         )
     finally:
-        bar.close()
+        close()
 
 
 def ding_ksampler_object(variant: str, obs_std: float, eta: str):
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if eta not in ETA_CHOICES:
-        raise ValueError(f"eta must be one of {ETA_CHOICES}, got {eta!r}")
-    if not obs_std >= 0:
-        raise ValueError(f"obs_std must be >= 0, got {obs_std!r}")
+    check_options(variant, eta, obs_std)
     return comfy.samplers.KSAMPLER(sample_ding, extra_options={
         "variant": variant, "obs_std": float(obs_std), "eta": eta})
 
 
+def _is_nested(samples) -> bool:
+    return bool(getattr(samples, "is_nested", False))
+
+
 def _ding_inputs():
-    return {
-        "variant": (list(VARIANTS), {"default": "ding", "tooltip": VARIANT_TOOLTIP}),
-        "obs_std": ("FLOAT", {"default": 0.01, "min": 0.0, "max": 10.0, "step": 0.001,
-                              "tooltip": OBS_STD_TOOLTIP}),
-        "eta": (ETA_CHOICES, {"default": "square", "tooltip": ETA_TOOLTIP}),
-    }
+    return [
+        io.Combo.Input("variant", options=list(VARIANTS), default="ding", tooltip=VARIANT_TOOLTIP),
+        io.Float.Input("obs_std", default=0.01, min=0.0, max=10.0, step=0.001, tooltip=OBS_STD_TOOLTIP),
+        io.Combo.Input("eta", options=list(BRIDGE_SCHEDULES), default="square", tooltip=ETA_TOOLTIP),
+    ]
 
 
-class DInGSampler:
+class DInGSampler(io.ComfyNode):
     """A SAMPLER for SamplerCustom / SamplerCustomAdvanced."""
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": _ding_inputs()}
+    def define_schema(cls):
+        return node_schema(
+            node_id="DInGSampler",
+            display_name="DInG Inpaint Sampler (SAMPLER)",
+            category="sampling/custom_sampling/samplers",
+            description=("DInG zero-shot inpainting sampler. Connect a latent with a noise_mask (from DInG "
+                         "Inpaint Encode) to SamplerCustomAdvanced; works with any guider, scheduler and noise."),
+            search_aliases=["inpaint", "outpaint", "ding", "zero-shot inpainting", "sampler"],
+            inputs=_ding_inputs(),
+            outputs=[io.Sampler.Output(tooltip="The DInG sampler, for SamplerCustom / SamplerCustomAdvanced "
+                                               "(their latent must carry a noise_mask).")],
+        )
 
-    RETURN_TYPES = ("SAMPLER",)
-    FUNCTION = "get_sampler"
-    CATEGORY = "sampling/custom_sampling/samplers"
-    DESCRIPTION = ("DInG zero-shot inpainting sampler. Connect a latent with a noise_mask (from DInG "
-                   "Inpaint Encode) to SamplerCustomAdvanced; works with any guider, scheduler and noise.")
-
-    def get_sampler(self, variant, obs_std, eta):
-        return (ding_ksampler_object(variant, obs_std, eta),)
+    @classmethod
+    def execute(cls, variant, obs_std, eta) -> io.NodeOutput:
+        return io.NodeOutput(ding_ksampler_object(variant, obs_std, eta))
 
 
-class DInGKSampler:
+class DInGKSampler(io.ComfyNode):
     """KSampler with DInG transitions instead of a sampler choice."""
 
     @classmethod
-    def INPUT_TYPES(cls):
-        required = {
-            "model": ("MODEL", {"tooltip": "The diffusion model (SD3 / SD3.5, Flux, other flow models, or eps / v models)."}),
-            "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
-                             "tooltip": "Random seed for the initial noise and every step's noise."}),
-            "steps": ("INT", {"default": 28, "min": 1, "max": 10000,
-                              "tooltip": "Number of steps. Model calls: 2 x steps - 1 for ding, steps for ding1."}),
-            "cfg": ("FLOAT", {"default": 2.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01,
-                              "tooltip": "Classifier-free guidance scale (the paper uses 2-3 on SD3.5)."}),
-            "scheduler": (comfy.samplers.KSampler.SCHEDULERS, {"default": "simple",
-                          "tooltip": "Noise schedule; the model's own sampling settings (e.g. ModelSamplingSD3 shift) are honoured."}),
-            "positive": ("CONDITIONING", {"tooltip": "What the repainted region should show."}),
-            "negative": ("CONDITIONING", {"tooltip": "What to avoid (empty is fine)."}),
-            "latent_image": ("LATENT", {"tooltip": "Latent with a noise_mask (1 = repaint), e.g. from DInG Inpaint Encode. "
-                                                  "Without a mask it samples unconditionally."}),
-            "denoise": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01,
-                                  "tooltip": "Below 1, sampling starts from the input image partly noised (img2img-style inpainting)."}),
-        }
-        required.update(_ding_inputs())
-        return {"required": required}
+    def define_schema(cls):
+        return node_schema(
+            node_id="DInGKSampler",
+            display_name="DInG Inpaint KSampler",
+            category="sampling",
+            description=("Zero-shot inpainting with DInG: exact posterior transitions that keep the unmasked "
+                         "region and blend seams, with any base model and no inpainting checkpoint."),
+            search_aliases=["inpaint", "outpaint", "ksampler", "ding", "zero-shot inpainting"],
+            inputs=[
+                io.Model.Input("model", tooltip="The diffusion model (SD3 / SD3.5, Flux, other flow models, "
+                                                "or eps / v models)."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Random seed for the initial noise and every step's noise."),
+                io.Int.Input("steps", default=28, min=1, max=10000,
+                             tooltip="Number of steps. Model calls: 2 x steps - 1 for ding, steps for ding1."),
+                io.Float.Input("cfg", default=2.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="Classifier-free guidance scale (the paper uses 2-3 on SD3.5)."),
+                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
+                               tooltip="Noise schedule; the model's own sampling settings (e.g. "
+                                       "ModelSamplingSD3 shift) are honoured."),
+                io.Conditioning.Input("positive", tooltip="What the repainted region should show."),
+                io.Conditioning.Input("negative", tooltip="What to avoid (empty is fine)."),
+                io.Latent.Input("latent_image", tooltip="Latent with a noise_mask (1 = repaint), e.g. from "
+                                                        "DInG Inpaint Encode. Without a mask it samples "
+                                                        "unconditionally."),
+                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Below 1, sampling starts from the input image partly noised "
+                                       "(img2img-style inpainting)."),
+                *_ding_inputs(),
+            ],
+            outputs=[io.Latent.Output(tooltip="The inpainted latent: new content in the repaint area, the "
+                                              "input latent elsewhere. Decode it with VAE Decode.")],
+        )
 
-    RETURN_TYPES = ("LATENT",)
-    FUNCTION = "sample"
-    CATEGORY = "sampling"
-    DESCRIPTION = ("Zero-shot inpainting with DInG: exact posterior transitions that keep the unmasked region "
-                   "and blend seams, with any base model and no inpainting checkpoint.")
-
-    def sample(self, model, seed, steps, cfg, scheduler, positive, negative, latent_image,
-               denoise=1.0, variant="ding", obs_std=0.01, eta="square"):
+    @classmethod
+    def execute(cls, model, seed, steps, cfg, scheduler, positive, negative, latent_image,
+                denoise=1.0, variant="ding", obs_std=0.01, eta="square") -> io.NodeOutput:
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
         sampler = ding_ksampler_object(variant, obs_std, eta)
+        if _is_nested(latent_image["samples"]):
+            raise ValueError("latent_image is a nested latent (several latents, e.g. audio + video); "
+                             "DInG samples one latent at a time")
         parametrization_of(model)  # fail early, before loading the model, on unsupported types
-        latent = latent_image
-        samples_in = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+        out = latent_image.copy()
+        samples_in = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         ksampler = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler="euler",
                                            scheduler=scheduler, denoise=denoise, model_options=model.model_options)
         sigmas = ksampler.sigmas
-        out = latent.copy()
         if sigmas.shape[-1] == 0:  # denoise 0: nothing to do
             out["samples"] = samples_in
-            return (out,)
-        noise = comfy.sample.prepare_noise(samples_in, seed, latent.get("batch_index"))
+            return io.NodeOutput(out)
+        noise = comfy.sample.prepare_noise(samples_in, seed, latent_image.get("batch_index"))
         callback = latent_preview.prepare_callback(model, sigmas.shape[-1] - 1)
-        samples = comfy.sample.sample_custom(
+        out["samples"] = comfy.sample.sample_custom(
             model, noise, cfg, sampler, sigmas, positive, negative, samples_in,
-            noise_mask=latent.get("noise_mask"), callback=callback,
+            noise_mask=latent_image.get("noise_mask"), callback=callback,
             disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-        out["samples"] = samples
-        return (out,)
+        return io.NodeOutput(out)

@@ -1,0 +1,203 @@
+"""The host contract by behaviour: which models DInG samples, from which state, and what it refuses.
+
+The parametrization is read from what a model's ``model_sampling.noise_scaling`` does. The newer
+sampling classes of current ComfyUI are mimicked here (built inside the tests, so every ComfyUI
+version runs them): each is either refused with a message naming its class, or sampled from the
+very state ComfyUI hands the sampler.
+"""
+import types
+
+import pytest
+import torch
+
+from bench import tiny_models
+
+OBS_STD = 0.01
+
+
+def _mimic(name, base, noise_scaling):
+    """A model_sampling parametrization class called ``name`` as if defined in comfy.model_sampling."""
+    cls = type(name, (base,), {"noise_scaling": noise_scaling})
+    cls.__module__ = "comfy.model_sampling"
+    return cls
+
+
+def _img_to_img_flow(self, sigma, noise, latent_image, max_denoise=False):
+    return latent_image  # like IMG_TO_IMG_FLOW / IMG_TO_IMG_VELOCITY: the latent, no noise
+
+
+def _noise_scale_two(self, sigma, noise, latent_image, max_denoise=False):
+    s = sigma.view(sigma.shape[:1] + (1,) * (noise.ndim - 1))
+    return s * 2.0 * noise + (1.0 - s) * latent_image  # CONST with noise_scale = 2
+
+
+def _vp_ddpm(self, sigma, noise, latent_image, max_denoise=False):
+    s = sigma.view(sigma.shape[:1] + (1,) * (noise.ndim - 1))
+    norm = torch.sqrt(1.0 + s * s)
+    return (latent_image + s * noise) / norm  # variance preserving, like a DDPM v model
+
+
+def _sampling(kind):
+    import comfy.model_sampling as ms
+    if kind == "IMG_TO_IMG_FLOW":
+        return _mimic(kind, ms.CONST, _img_to_img_flow), ms.ModelSamplingDiscreteFlow
+    if kind == "CONST_NOISE_SCALE_2":
+        return _mimic(kind, ms.CONST, _noise_scale_two), ms.ModelSamplingDiscreteFlow
+    if kind == "V_PREDICTION_DDPM":  # not an EPS subclass
+        return _mimic(kind, object, _vp_ddpm), ms.ModelSamplingDiscrete
+    raise KeyError(kind)
+
+
+def _patched(model, kind):
+    parametrization, schedule = _sampling(kind)
+    combined = type("ModelSampling", (schedule, parametrization), {})
+    patched = model.clone()
+    patched.add_object_patch("model_sampling", combined(model.model.model_config))
+    return patched
+
+
+def _ksample(comfy_host, model, latent, **kw):
+    args = dict(model=model, seed=0, steps=3, cfg=1.0, scheduler="simple",
+                positive=tiny_models.sd3_conditioning(1), negative=tiny_models.sd3_conditioning(2),
+                latent_image=latent, denoise=1.0, variant="ding", obs_std=OBS_STD, eta="square")
+    args.update(kw)
+    return comfy_host.call_node("DInGKSampler", **args)
+
+
+@pytest.mark.parametrize("kind,fragment", [
+    ("IMG_TO_IMG_FLOW", "without noise"),
+    ("CONST_NOISE_SCALE_2", "noise scale other than 1"),
+    ("V_PREDICTION_DDPM", "mixes latent and noise"),
+])
+def test_other_sampling_forms_are_refused_by_name(ding_nodes, tiny_sd3, comfy_host, model_calls, kind, fragment):
+    (model, _, _) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
+    latent = {"samples": torch.zeros(1, 16, 16, 16), "noise_mask": torch.ones(1, 1, 16, 16)}
+    with pytest.raises(ValueError, match=kind) as info:
+        _ksample(comfy_host, _patched(model, kind), latent)
+    assert fragment in str(info.value) and "DInG needs" in str(info.value)
+    assert model_calls.count == 0  # refused before the first model call
+    # the SAMPLER route (SamplerCustomAdvanced) refuses the same way
+    (sampler,) = comfy_host.call_node("DInGSampler", variant="ding1", obs_std=OBS_STD, eta="square")
+    import comfy.sample
+    with torch.inference_mode(), pytest.raises(ValueError, match=kind):
+        comfy.sample.sample_custom(_patched(model, kind), torch.randn(1, 16, 16, 16), 1.0, sampler,
+                                   torch.tensor([1.0, 0.5, 0.0]), tiny_models.sd3_conditioning(1),
+                                   tiny_models.sd3_conditioning(2), torch.zeros(1, 16, 16, 16),
+                                   noise_mask=torch.ones(1, 1, 16, 16), seed=0)
+
+
+def test_probe_reads_behaviour_not_class(ding_nodes, comfy_host):
+    """Classes are irrelevant: a flow-behaving object is flow, a ve-behaving one ve, whatever it subclasses."""
+    import comfy.model_sampling as ms
+    sampling_module = __import__(ding_nodes["DInGKSampler"].__module__, fromlist=["parametrization_of"])
+
+    def patcher(sampling):
+        return types.SimpleNamespace(get_model_object=lambda name: sampling, model=None)
+
+    assert sampling_module.parametrization_of(patcher(ms.CONST())) == "flow"
+    assert sampling_module.parametrization_of(patcher(ms.EPS())) == "ve"
+    assert sampling_module.parametrization_of(patcher(ms.V_PREDICTION())) == "ve"
+    assert sampling_module.parametrization_of(patcher(ms.COSMOS_RFLOW())) == "ve"  # x = y + sigma n
+    with pytest.raises(ValueError, match="IMG_TO_IMG_FLOW"):
+        sampling_module.parametrization_of(patcher(_mimic("IMG_TO_IMG_FLOW", ms.CONST, _img_to_img_flow)()))
+    broken = _mimic("BROKEN", object, lambda self, *a, **k: 1 / 0)
+    with pytest.raises(ValueError, match="BROKEN.*ZeroDivisionError"):
+        sampling_module.parametrization_of(patcher(broken()))
+
+
+def _first_model_input(comfy_host, model, run):
+    """The x of the first diffusion-model call made by run()."""
+    seen = []
+    patched = model.clone()
+    original = model.model.apply_model
+
+    def apply_model(x, t, *args, **kwargs):
+        if not seen:
+            seen.append(x.detach().clone())
+        return original(x, t, *args, **kwargs)
+
+    patched.add_object_patch("apply_model", apply_model)
+    run(patched)
+    return seen[0]
+
+
+@pytest.mark.parametrize("sampling,denoise", [("flow", 0.6), ("eps", 1.0), ("eps", 0.5), ("cosmos", 1.0)])
+def test_starts_from_the_state_comfyui_hands_the_sampler(ding_nodes, tiny_sd3, comfy_host, sampling, denoise):
+    """DInG's first model input equals ComfyUI's own euler's (same seed, same latent) in the repaint
+    area: both start from noise_scaling(sigma0, noise, latent), max_denoise included (eps at denoise
+    1). (In the kept area ComfyUI's masked euler overwrites its input on every call.)"""
+    import comfy.model_sampling as ms
+    (model, _, vae) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
+    if sampling == "eps":
+        (model,) = comfy_host.call_node("ModelSamplingDiscrete", model=model, sampling="eps", zsnr=False)
+    elif sampling == "cosmos":
+        combined = type("ModelSampling", (ms.ModelSamplingDiscreteFlow, ms.COSMOS_RFLOW), {})
+        model = model.clone()
+        model.add_object_patch("model_sampling", combined(model.model.model_config))
+    pixels = tiny_models.make_test_image(128, 128, seed=4)
+    mask = tiny_models.make_test_mask(128, 128, kind="rect")
+    latent, _ = comfy_host.call_node("DInGInpaintEncode", pixels=pixels, mask=mask, vae=vae, grow_mask_by=0)
+    common = dict(seed=5, steps=4, cfg=1.0, scheduler="simple", positive=tiny_models.sd3_conditioning(1),
+                  negative=tiny_models.sd3_conditioning(2), latent_image=latent, denoise=denoise)
+    ding_x = _first_model_input(comfy_host, model, lambda m: comfy_host.call_node(
+        "DInGKSampler", model=m, variant="ding1", obs_std=OBS_STD, eta="square", **common))
+    euler_x = _first_model_input(comfy_host, model, lambda m: comfy_host.call_node(
+        "KSampler", model=m, sampler_name="euler", **common))
+    assert ding_x.shape == euler_x.shape
+    repaint = latent["noise_mask"].expand_as(ding_x) > 0.5
+    assert repaint.any()
+    if sampling == "flow":
+        assert torch.equal(ding_x[repaint], euler_x[repaint])
+    else:  # the ve state goes through the variance-preserving scaling and back: float32 rounding
+        torch.testing.assert_close(ding_x[repaint], euler_x[repaint], rtol=2e-6, atol=1e-6)
+
+
+def test_cosmos_like_ve_sampling_is_sampled(ding_nodes, tiny_sd3, comfy_host, model_calls):
+    """A sampling class the old class test refused (COSMOS_RFLOW) behaves as x = y + sigma n: sampled as ve."""
+    import comfy.model_sampling as ms
+    (model, _, vae) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
+    combined = type("ModelSampling", (ms.ModelSamplingDiscreteFlow, ms.COSMOS_RFLOW), {})
+    patched = model.clone()
+    patched.add_object_patch("model_sampling", combined(model.model.model_config))
+    pixels = tiny_models.make_test_image(128, 128, seed=4)
+    mask = tiny_models.make_test_mask(128, 128, kind="rect")
+    latent, _ = comfy_host.call_node("DInGInpaintEncode", pixels=pixels, mask=mask, vae=vae, grow_mask_by=0)
+    (out,) = _ksample(comfy_host, patched, latent, steps=4)
+    assert model_calls.count == 2 * 4 - 1
+    keep = (1 - latent["noise_mask"]).expand_as(out["samples"]) > 0.5
+    assert ((out["samples"] - latent["samples"])[keep] * tiny_models.SD3_VAE_SCALE).abs().max() <= OBS_STD
+    assert torch.isfinite(out["samples"]).all()
+
+
+def test_nested_and_packed_latents_are_refused(ding_nodes, tiny_sd3, comfy_host, model_calls):
+    (model, _, _) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
+    try:
+        from comfy.nested_tensor import NestedTensor  # ComfyUI >= 0.8
+        nested = NestedTensor([torch.zeros(1, 16, 16, 16), torch.zeros(1, 64, 32)])
+    except ImportError:  # older ComfyUI has no nested latents: the same attribute on a stand-in
+        nested = types.SimpleNamespace(is_nested=True, shape=(1, 16, 16, 16))
+    with pytest.raises(ValueError, match="nested latent"):
+        _ksample(comfy_host, model, {"samples": nested})
+    # inside the sampler function: ComfyUI packs nested latents into one [B, 1, N] tensor
+    sampling_module = __import__(ding_nodes["DInGKSampler"].__module__, fromlist=["host_context"])
+    with pytest.raises(ValueError, match="nested latents"):
+        sampling_module.host_context(types.SimpleNamespace(), torch.zeros(1, 1, 4096), {})
+    assert model_calls.count == 0
+
+
+def test_fix_empty_latent_channels_newer_signature(ding_nodes, tiny_sd3, comfy_host, monkeypatch):
+    """Newer ComfyUI adds two optional arguments to fix_empty_latent_channels; the node works with both."""
+    import comfy.sample
+    real = comfy.sample.fix_empty_latent_channels
+    calls = []
+
+    def newer(model, latent_image, downscale_ratio_spacial=None, downscale_ratio_temporal=None):
+        calls.append((downscale_ratio_spacial, downscale_ratio_temporal))
+        return real(model, latent_image)
+
+    monkeypatch.setattr(comfy.sample, "fix_empty_latent_channels", newer)
+    (model, _, _) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
+    latent = {"samples": torch.zeros(1, 4, 16, 16), "noise_mask": torch.ones(1, 1, 16, 16)}  # empty, 4 channels
+    (out,) = _ksample(comfy_host, model, latent, steps=2, variant="ding1")
+    assert calls == [(None, None)]
+    assert out["samples"].shape == (1, 16, 16, 16) and torch.isfinite(out["samples"]).all()
