@@ -75,6 +75,14 @@ def latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int, int],
     return (small <= threshold).to(torch.float32)
 
 
+def soft_latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int, int]) -> torch.Tensor:
+    """Soft latent repaint weights [B, 1, h, w]: each latent cell's area average of the pixel
+    repaint mask [B, H, W]. 1 - weight is the cell's likelihood weight in the sampler: a grey 0.5
+    mask follows the original with half the weight."""
+    repaint = batch_masks(repaint, "mask").clamp(0, 1)
+    return F.interpolate(repaint[:, None], size=tuple(latent_size), mode="area")
+
+
 def pixel_mask_from_latent(latent_repaint: torch.Tensor, pixel_size: Tuple[int, int]) -> torch.Tensor:
     """Nearest-neighbour upsampling of a latent repaint mask [B, 1, h, w] to [B, H, W]."""
     return F.interpolate(latent_repaint, size=tuple(pixel_size), mode="nearest")[:, 0]
@@ -87,19 +95,70 @@ def crop_offsets(size: Tuple[int, int], ratio: int) -> Tuple[Tuple[int, int], Tu
     return ((h % ratio) // 2, (w % ratio) // 2), ((h // ratio) * ratio, (w // ratio) * ratio)
 
 
+def max_filter(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """Square max filter (Chebyshev dilation) of radius ``radius`` over the last two dims.
+
+    Passes with shifts of 1, 2, 4, ... cells, each extending the covered window by its shift, so
+    the cost grows with log2(radius), not with the radius. Values are only compared: exact.
+    """
+    out = mask.clone()
+    for dim in (-2, -1):
+        n = out.shape[dim]
+        covered, step = 0, 1
+        while covered < radius:
+            s = min(step, radius - covered, n - 1)  # s <= covered + 1: the window stays contiguous
+            if s <= 0:
+                break
+            prev = out.clone()
+            later, earlier = out.narrow(dim, s, n - s), out.narrow(dim, 0, n - s)
+            torch.maximum(later, prev.narrow(dim, 0, n - s), out=later)
+            torch.maximum(earlier, prev.narrow(dim, s, n - s), out=earlier)
+            covered += s
+            step *= 2
+    return out
+
+
+def box_mean(values: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over the (2 radius + 1)^2 square around each cell of the last two dims (zeros outside),
+    from running sums: cost independent of the radius, and exactly 0 wherever the whole square is
+    0 (a running sum does not change over zeros)."""
+    out = values.float()
+    for dim in (-2, -1):
+        n = out.shape[dim]
+        csum = torch.cat([torch.zeros_like(out.narrow(dim, 0, 1)), out.cumsum(dim)], dim)
+        idx = torch.arange(n, device=out.device)
+        hi = (idx + radius + 1).clamp(max=n)
+        lo = (idx - radius).clamp(min=0)
+        out = csum.index_select(dim, hi).sub_(csum.index_select(dim, lo))
+    return out.div_(float((2 * radius + 1) ** 2))
+
+
 def feather_alpha(repaint: torch.Tensor, feather: int) -> torch.Tensor:
-    """Blend weight for the composite: 1 on the repaint region, falling smoothly
-    to exactly 0 at Chebyshev distance ``feather`` pixels outside it."""
+    """Blend weight for the composite over a [B, H, W] repaint mask.
+
+    Inside the mask (value > 0) the weight is the mask value itself (1 for a hard mask, the soft
+    weight otherwise); outside it falls smoothly to exactly 0 at Chebyshev distance ``feather``
+    pixels: a max filter of radius r1 followed by a box mean of radius r2, r1 + r2 = feather - 1,
+    then a smoothstep. Both run in time independent of ``feather``.
+    """
     repaint = repaint.clamp(0, 1)
-    if feather <= 0:
+    if feather <= 1:
         return repaint
-    acc = repaint.clone()
-    grown = repaint
-    for _ in range(feather - 1):
-        grown = dilate(grown, 1)
-        acc += grown
-    ramp = acc / feather  # (feather - d) / feather at distance d, 0 beyond
-    return ramp * ramp * (3 - 2 * ramp)  # smoothstep: 0 and 1 are kept exactly
+    r2 = (feather - 1) // 2
+    r1 = feather - 1 - r2
+    ramp = box_mean(max_filter(repaint, r1), r2).clamp_(0, 1).to(repaint.dtype)
+    ramp = ramp * ramp * (3 - 2 * ramp)  # smoothstep: 0 and 1 are kept exactly
+    return torch.where(repaint > 0, repaint, ramp)
+
+
+def check_image(image: torch.Tensor, name: str) -> torch.Tensor:
+    """An IMAGE input [B, H, W, C] with finite values, or a ValueError naming ``name``."""
+    if not isinstance(image, torch.Tensor) or image.ndim != 4:
+        got = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"{name} must be an IMAGE tensor [B, H, W, C], got {got}")
+    if not torch.isfinite(image).all():
+        raise ValueError(f"{name} contains NaN or infinite pixel values")
+    return image
 
 
 def composite(original: torch.Tensor, generated: torch.Tensor, repaint: torch.Tensor,
@@ -111,19 +170,17 @@ def composite(original: torch.Tensor, generated: torch.Tensor, repaint: torch.Te
     than the original (the VAE cropped it to a multiple of its downscale) is
     placed at the centred offset the VAE crop used.
     """
-    for name, img in (("original", original), ("generated", generated)):
-        if not isinstance(img, torch.Tensor) or img.ndim != 4:
-            got = tuple(img.shape) if isinstance(img, torch.Tensor) else type(img).__name__
-            raise ValueError(f"{name} must be an IMAGE tensor [B, H, W, C], got {got}")
+    check_image(original, "original")
+    check_image(generated, "generated")
     if original.shape[-1] != generated.shape[-1]:
         raise ValueError(
             f"original has {original.shape[-1]} channels but generated has {generated.shape[-1]}"
         )
-    repaint = batch_masks(repaint, "mask")
-    batch = max(original.shape[0], generated.shape[0], repaint.shape[0])
-    for name, t in (("original", original), ("generated", generated), ("mask", repaint)):
-        if t.shape[0] not in (1, batch):
-            raise ValueError(f"{name} has batch {t.shape[0]}; expected 1 or {batch}")
+    if original.shape[0] not in (1, generated.shape[0]) and generated.shape[0] != 1:
+        raise ValueError(f"generated has {generated.shape[0]} images but original has {original.shape[0]}: "
+                         f"give one original for all, or one per generated image")
+    batch = max(original.shape[0], generated.shape[0])
+    repaint = batch_masks(repaint, "mask", batch)
     _, height, width, _ = original.shape
     gh, gw = generated.shape[1:3]
     if gh > height or gw > width:

@@ -8,15 +8,21 @@ from comfy_api.v0_0_2 import io
 
 from ..ding_sampler.masks import (
     batch_masks,
+    check_image,
     composite,
     crop_offsets,
     dilate,
     latent_mask_from_pixels,
     pixel_mask_from_latent,
+    soft_latent_mask_from_pixels,
 )
 from .schema import node_schema
 
 MAX_PIXELS = 4096
+MASK_MODES = ["hard", "soft"]
+EMPTY_MASK_HELP = ("Paint the area to change first: right-click the Load Image node, choose Open in MaskEditor, "
+                   "paint over what should change and Save. An image without a painted mask (or an empty mask) "
+                   "gives nothing to repaint.")
 
 
 class DInGInpaintEncode(io.ComfyNode):
@@ -41,6 +47,12 @@ class DInGInpaintEncode(io.ComfyNode):
                 io.Int.Input("grow_mask_by", default=6, min=0, max=256, step=1,
                              tooltip="Grow the repaint area by this many pixels before it is moved to the "
                                      "latent grid."),
+                io.Combo.Input("mask_mode", options=MASK_MODES, default="hard", optional=True,
+                               tooltip="hard: a latent cell is repainted if any of it is masked (thin strokes "
+                                       "count; grey counts as masked). soft: grey mask values are partial-strength "
+                                       "edits: each latent cell follows the original with the weight of its "
+                                       "unmasked area (0.5 grey = half), and the composite blends with the same "
+                                       "weights."),
             ],
             outputs=[
                 io.Latent.Output("latent", display_name="latent",
@@ -53,24 +65,35 @@ class DInGInpaintEncode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, pixels, mask, vae, grow_mask_by=6) -> io.NodeOutput:
-        if not isinstance(pixels, torch.Tensor) or pixels.ndim != 4 or pixels.shape[-1] < 3:
-            got = tuple(pixels.shape) if isinstance(pixels, torch.Tensor) else type(pixels).__name__
-            raise ValueError(f"pixels must be an IMAGE tensor [B, H, W, 3], got {got}")
+    def execute(cls, pixels, mask, vae, grow_mask_by=6, mask_mode="hard") -> io.NodeOutput:
+        check_image(pixels, "pixels")
+        if pixels.shape[-1] < 3:
+            raise ValueError(f"pixels must be an IMAGE tensor [B, H, W, 3], got {tuple(pixels.shape)}")
         if grow_mask_by < 0:
             raise ValueError(f"grow_mask_by must be >= 0, got {grow_mask_by}")
+        if mask_mode not in MASK_MODES:
+            raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {mask_mode!r}")
         batch, height, width = pixels.shape[:3]
         ratio = int(vae.spacial_compression_encode())
         if height < ratio or width < ratio:
             raise ValueError(f"pixels must be at least {ratio}x{ratio} for this VAE, got {width}x{height}")
         repaint = batch_masks(mask, "mask", batch, (height, width))
+        if not bool((repaint > 0).any()):
+            raise ValueError("mask is empty: nothing in the image is marked for repainting. " + EMPTY_MASK_HELP)
         repaint = dilate(repaint, int(grow_mask_by))
 
         (top, left), (crop_h, crop_w) = crop_offsets((height, width), ratio)
         crop = pixels[:, top:top + crop_h, left:left + crop_w, :3]
+        repaint_crop = repaint[:, top:top + crop_h, left:left + crop_w]
+        if not bool((repaint_crop > 0).any()):
+            raise ValueError("mask only covers the edge that the VAE crops off (the image size is not a multiple "
+                             f"of {ratio}): nothing to repaint. " + EMPTY_MASK_HELP)
         samples = vae.encode(crop)
         latent_size = tuple(samples.shape[-2:])
-        latent_repaint = latent_mask_from_pixels(repaint[:, top:top + crop_h, left:left + crop_w], latent_size)
+        if mask_mode == "soft":
+            latent_repaint = soft_latent_mask_from_pixels(repaint_crop, latent_size)
+        else:
+            latent_repaint = latent_mask_from_pixels(repaint_crop, latent_size)
 
         pixel_repaint = torch.zeros((batch, height, width), dtype=torch.float32)
         pixel_repaint[:, top:top + crop_h, left:left + crop_w] = pixel_mask_from_latent(
@@ -108,6 +131,8 @@ class DInGComposite(io.ComfyNode):
 
     @classmethod
     def execute(cls, original, generated, mask, feather=8) -> io.NodeOutput:
+        check_image(original, "original")
+        check_image(generated, "generated")
         if feather < 0:
             raise ValueError(f"feather must be >= 0, got {feather}")
         return io.NodeOutput(composite(original, generated.to(original.device), mask, int(feather)))

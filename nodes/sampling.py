@@ -181,6 +181,9 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
     latent from the observation (``paste_observation``), as ComfyUI's masked sampling does.
     """
     host = host_context(model, x, extra_args)
+    if bool((host.keep >= 1).all()):
+        log.warning("DInG: the noise_mask keeps everything, nothing to repaint: returning the latent unchanged")
+        return host.observation.expand_as(x).clone()
     on_step, close = step_reporter(callback, len(sigmas) - 1, disable)
     try:
         return ding_sample(
@@ -282,6 +285,11 @@ class DInGKSampler(io.ComfyNode):
                              "DInG samples one latent at a time")
         parametrization_of(model)  # fail early, before loading the model, on unsupported types
         out = latent_image.copy()
+        mask = latent_image.get("noise_mask")
+        if mask is not None and not bool((mask > 0).any()):
+            log.warning("DInG: the latent's noise_mask keeps everything, nothing to repaint: "
+                        "returning the latent unchanged (no model call)")
+            return io.NodeOutput(out)
         samples_in = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         ksampler = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler="euler",
                                            scheduler=scheduler, denoise=denoise, model_options=model.model_options)

@@ -7,6 +7,7 @@ from ding_sampler.masks import (
     crop_offsets,
     dilate,
     feather_alpha,
+    max_filter,
     latent_mask_from_pixels,
     pixel_mask_from_latent,
 )
@@ -99,7 +100,61 @@ def test_composite_broadcasts_and_rejects_bad_input():
         composite(original, torch.rand(1, 16, 16, 4), torch.ones(16, 16))
     with pytest.raises(ValueError, match="larger"):
         composite(original, torch.rand(1, 24, 16, 3), torch.ones(16, 16))
-    with pytest.raises(ValueError, match="batch"):
+    with pytest.raises(ValueError, match="generated has 3 images but original has 2"):
         composite(torch.rand(2, 16, 16, 3), torch.rand(3, 16, 16, 3), torch.ones(16, 16))
+    with pytest.raises(ValueError, match="mask has a batch of 3"):  # the mask is blamed, not original
+        composite(torch.rand(2, 16, 16, 3), torch.rand(2, 16, 16, 3), torch.ones(3, 16, 16))
     with pytest.raises(ValueError, match="mask"):
         composite(original, original, torch.ones(1, 1, 16, 16))
+
+
+@pytest.mark.parametrize("bad,fragment", [
+    ("original", "original contains NaN"),
+    ("generated", "generated contains NaN"),
+    ("mask", "mask contains NaN"),
+])
+def test_composite_rejects_non_finite_inputs(bad, fragment):
+    args = {"original": torch.rand(1, 16, 16, 3), "generated": torch.rand(1, 16, 16, 3),
+            "repaint": torch.zeros(1, 16, 16)}
+    args["repaint"][0, 4:8, 4:8] = 1
+    key = "repaint" if bad == "mask" else bad
+    args[key][0, 5, 5] = float("nan") if bad != "generated" else float("inf")
+    with pytest.raises(ValueError, match=fragment):
+        composite(args["original"], args["generated"], args["repaint"], feather=4)
+
+
+def _chebyshev_distance(mask):
+    """Brute force: distance of every cell of a [H, W] mask to the nearest cell > 0."""
+    ys, xs = torch.nonzero(mask > 0, as_tuple=True)
+    yy, xx = torch.meshgrid(torch.arange(mask.shape[0]), torch.arange(mask.shape[1]), indexing="ij")
+    d = torch.maximum((yy[..., None] - ys).abs(), (xx[..., None] - xs).abs())
+    return d.min(-1).values
+
+
+@pytest.mark.parametrize("feather", [2, 3, 5, 8, 13])
+def test_feather_alpha_is_zero_exactly_beyond_the_band(feather):
+    g = torch.Generator().manual_seed(feather)
+    m = (torch.rand(1, 30, 34, generator=g) > 0.97).float()
+    m[0, 12:15, 3:9] = 1
+    alpha = feather_alpha(m, feather)[0]
+    dist = _chebyshev_distance(m[0])
+    assert torch.equal(alpha > 0, dist < feather)  # the band: 0 < distance < feather, nothing beyond
+    assert alpha[dist == 0].eq(1).all()
+    assert ((alpha >= 0) & (alpha <= 1)).all()
+
+
+def test_max_filter_matches_naive_dilation():
+    g = torch.Generator().manual_seed(3)
+    m = torch.rand(2, 23, 31, generator=g) ** 4
+    for r in (0, 1, 2, 3, 6, 7, 11, 40):
+        assert torch.equal(max_filter(m, r), dilate(m, r))
+
+
+def test_feather_keeps_soft_weights_inside():
+    m = torch.zeros(1, 24, 24)
+    m[0, 5:15, 5:15] = 0.5
+    alpha = feather_alpha(m, 6)[0]
+    assert alpha[5:15, 5:15].eq(0.5).all()
+    outside = m[0] == 0
+    assert alpha[outside].max() <= 0.5  # the band never exceeds the weight it fades from
+    assert 0 < alpha[10, 19] and alpha[10, 20:].eq(0).all()  # distance 5 inside the band, 6 = feather beyond

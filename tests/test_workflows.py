@@ -1,65 +1,44 @@
-"""The example workflows in workflows/ and the pack metadata, checked without ComfyUI.
+"""The example workflows in example_workflows/ and the pack metadata, checked without ComfyUI.
 
-Every UI workflow must parse, use only our nodes and core ComfyUI nodes (explicit
-allow-list below), have internally consistent links, and agree with its API twin in
-workflows/api/: same nodes, same wires, same widget values. The ComfyUI integration
-test (tests/integration/test_workflows_comfy.py) checks the allow-list and the
-widget tables here against a real ComfyUI and runs the twins.
+example_workflows/generate.py is the one source of the workflows and of the node tables
+(widget order, sockets) they are written with: the files must be exactly what it writes.
+Every UI workflow must parse, use only our nodes and the core nodes of the generator's
+table, have internally consistent links, open at a zoom that fits a 1600x900 window, and
+agree with its API twin in example_workflows/api/. The ComfyUI integration test
+(tests/integration/test_workflows_comfy.py) checks the generator's tables against a real
+ComfyUI and runs the twins.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS = ROOT / "workflows"
+WORKFLOWS = ROOT / "example_workflows"
 API_DIR = WORKFLOWS / "api"
 
-OUR_NODE_TYPES = {"DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite"}
 
-# Core ComfyUI node types the workflows may use (checked against ComfyUI's
-# NODE_CLASS_MAPPINGS by the integration test). Add a type here only when a
-# workflow needs it.
-CORE_NODE_TYPES = {
-    "CheckpointLoaderSimple", "UNETLoader", "TripleCLIPLoader", "DualCLIPLoader", "VAELoader",
-    "LoadImage", "CLIPTextEncode", "ConditioningZeroOut", "FluxGuidance", "ImagePadForOutpaint",
-    "ModelSamplingSD3", "CFGGuider", "BasicScheduler", "RandomNoise", "SamplerCustomAdvanced",
-    "VAEDecode", "SaveImage",
-}
+def _load_generator():
+    name = "ding_example_workflows_generate"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, WORKFLOWS / "generate.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
 
-# Nodes that exist only in the frontend (notes): never in an API prompt.
-FRONTEND_ONLY_TYPES = {"MarkdownNote", "Note"}
 
-# widgets_values order of each node type (its INPUT_TYPES widget order). "@..." entries
-# are frontend-only widgets without an API input: the seed's control_after_generate
-# and LoadImage's upload button. Checked against ComfyUI by the integration test.
-WIDGET_NAMES = {
-    "CheckpointLoaderSimple": ["ckpt_name"],
-    "UNETLoader": ["unet_name", "weight_dtype"],
-    "TripleCLIPLoader": ["clip_name1", "clip_name2", "clip_name3"],
-    "DualCLIPLoader": ["clip_name1", "clip_name2", "type", "device"],
-    "VAELoader": ["vae_name"],
-    "LoadImage": ["image", "@upload"],
-    "CLIPTextEncode": ["text"],
-    "ConditioningZeroOut": [],
-    "FluxGuidance": ["guidance"],
-    "ImagePadForOutpaint": ["left", "top", "right", "bottom", "feathering"],
-    "ModelSamplingSD3": ["shift"],
-    "CFGGuider": ["cfg"],
-    "BasicScheduler": ["scheduler", "steps", "denoise"],
-    "RandomNoise": ["noise_seed", "@control_after_generate"],
-    "SamplerCustomAdvanced": [],
-    "VAEDecode": [],
-    "SaveImage": ["filename_prefix"],
-    "DInGInpaintEncode": ["grow_mask_by"],
-    "DInGKSampler": ["seed", "@control_after_generate", "steps", "cfg", "scheduler", "denoise",
-                     "variant", "obs_std", "eta"],
-    "DInGSampler": ["variant", "obs_std", "eta"],
-    "DInGComposite": ["feather"],
-}
+gen = _load_generator()
+OUR_NODE_TYPES = set(gen.OURS)
+FRONTEND_ONLY_TYPES = set(gen.FRONTEND_ONLY)
+CORE_NODE_TYPES = set(gen.NODE_SHAPES) - OUR_NODE_TYPES - FRONTEND_ONLY_TYPES
+WIDGET_NAMES = {t: list(shape[2]) for t, shape in gen.NODE_SHAPES.items() if t not in FRONTEND_ONLY_TYPES}
+FILE_NAMES = gen.file_names()  # key -> file stem (the template title)
 
 # Loader widget -> the ComfyUI/models/ folder its file goes in.
 MODEL_WIDGETS = {
@@ -86,15 +65,16 @@ UI_NODE_KEYS = {"id", "type", "pos", "size", "flags", "order", "mode", "inputs",
 # (also used by tests/integration/test_workflows_comfy.py)
 
 def workflow_names() -> list:
-    return sorted(p.stem for p in WORKFLOWS.glob("*.json"))
+    """The workflows' keys (stable ids; the files are named by FILE_NAMES[key])."""
+    return sorted(FILE_NAMES)
 
 
 def load_ui(name: str) -> dict:
-    return json.loads((WORKFLOWS / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads((WORKFLOWS / f"{FILE_NAMES[name]}.json").read_text(encoding="utf-8"))
 
 
 def load_api(name: str) -> dict:
-    return json.loads((API_DIR / f"{name}.api.json").read_text(encoding="utf-8"))
+    return json.loads((API_DIR / f"{FILE_NAMES[name]}.api.json").read_text(encoding="utf-8"))
 
 
 def backend_nodes(ui: dict) -> list:
@@ -131,14 +111,42 @@ def test_expected_workflows_are_there():
 
 
 def test_every_workflow_has_a_twin_and_a_thumbnail():
-    # ComfyUI's template browser lists workflows/*.json: twins must not sit there
-    assert not list(WORKFLOWS.glob("*.api.json")), "API twins belong in workflows/api/"
+    # ComfyUI's template browser lists example_workflows/*.json: twins must not sit there
+    assert not list(WORKFLOWS.glob("*.api.json")), "API twins belong in example_workflows/api/"
+    assert sorted(p.stem for p in WORKFLOWS.glob("*.json")) == sorted(FILE_NAMES.values())
     twins = sorted(p.name[: -len(".api.json")] for p in API_DIR.glob("*.api.json"))
-    assert twins == NAMES
-    for name in NAMES:
-        thumb = WORKFLOWS / f"{name}.jpg"  # the frontend asks for <name>.jpg
+    assert twins == sorted(FILE_NAMES.values())
+    for stem in FILE_NAMES.values():
+        thumb = WORKFLOWS / f"{stem}.jpg"  # the frontend asks for <name>.jpg
         assert thumb.is_file(), f"{thumb.name} missing"
         assert thumb.read_bytes()[:3] == b"\xff\xd8\xff", f"{thumb.name} is not a JPEG"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_files_are_what_the_generator_writes(name):
+    """One source: the JSON files equal the generator's output (rerun example_workflows/generate.py)."""
+    _, ui, api = gen.build_all()[name]
+    assert load_ui(name) == json.loads(gen._dump(ui))
+    assert load_api(name) == json.loads(gen._dump(api))
+
+
+def test_file_names_are_readable_titles():
+    for stem in FILE_NAMES.values():
+        assert "_" not in stem and " " in stem and len(stem) <= 24, stem  # the card shows ~24 characters
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_opens_ready_to_run_and_fits_the_window(name):
+    ui = load_ui(name)
+    for node in nodes_of(ui, "LoadImage"):
+        assert named_widgets(node)["image"] == "example.png"  # ComfyUI ships input/example.png
+    ds = ui["extra"]["ds"]
+    scale, (ox, oy) = ds["scale"], ds["offset"]
+    assert 0.8 <= scale <= 1.0  # notes stay readable (the note font is about 14 px at 1:1)
+    for n in ui["nodes"]:  # every node on screen in a 1540x820 canvas (1600x900 less side bar and menu)
+        x0, y0 = (n["pos"][0] + ox) * scale, (n["pos"][1] - 30 + oy) * scale
+        x1, y1 = (n["pos"][0] + n["size"][0] + ox) * scale, (n["pos"][1] + n["size"][1] + oy) * scale
+        assert 0 <= x0 and x1 <= 1540 and 0 <= y0 and y1 <= 820, (n["id"], n["type"], x0, y0, x1, y1)
 
 
 # --------------------------------------------------------------------------- per workflow
@@ -352,7 +360,7 @@ def test_pyproject_has_registry_metadata():
 def test_readme_names_every_workflow_and_node():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in NAMES:
-        assert f"{name}.json" in readme, name
+        assert f"{FILE_NAMES[name]}.json" in readme, name
     for node in OUR_NODE_TYPES:
         assert node in readme, node
     assert "## Measured results" in readme

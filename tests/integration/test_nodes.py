@@ -63,6 +63,11 @@ def test_nodes_register(ding_nodes, comfy_host):
             assert spec.tooltip, f"{node_id}.{spec.id} has no tooltip"
         for spec in schema.outputs:
             assert spec.tooltip, f"{node_id} output {spec.id or spec.io_type} has no tooltip"
+    # the help panel asks for /extensions/ding-inpaint/docs/<NodeId>.md: served from web/
+    import os
+    web = comfy_host.nodes.EXTENSION_WEB_DIRS["ding-inpaint"]
+    for node_id in ding_nodes:
+        assert os.path.isfile(os.path.join(web, "docs", f"{node_id}.md")), node_id
 
 
 @pytest.mark.parametrize("variant,calls", [("ding", 2 * STEPS - 1), ("ding1", STEPS)])

@@ -1,4 +1,4 @@
-"""The example workflows (workflows/api/*.api.json) inside a real ComfyUI.
+"""The example workflows (example_workflows/api/*.api.json) inside a real ComfyUI.
 
 Every API twin must pass ComfyUI's own prompt validation with its model files
 present under the names it uses. Stand-ins: the tiny random-weight SD3 checkpoint

@@ -1,22 +1,21 @@
 """Writes the example workflows of this folder from one description per graph.
 
-    python workflows/generate.py          # rewrites *.json, api/*.api.json and *.jpg
+    python example_workflows/generate.py   # rewrites *.json, api/*.api.json and *.jpg
 
-For every graph it writes three files:
+This script is the one source of the workflows: edit a graph here and rerun it, do not
+hand-edit the files it writes. For every graph it writes three files, named after the
+graph's title (the template browser shows the file name as the template's title):
 
-* ``<name>.json``: the workflow in the frontend's (UI) format. ComfyUI lists
-  ``custom_nodes/<pack>/workflows/*.json`` in its template browser.
-* ``api/<name>.api.json``: the same graph in API format, for ``POST /prompt``
+* ``<title>.json``: the workflow in the frontend's (UI) format. ComfyUI lists
+  ``custom_nodes/<pack>/example_workflows/*.json`` in its template browser.
+* ``api/<title>.api.json``: the same graph in API format, for ``POST /prompt``
   and headless runs. The twins live in ``api/`` because the template browser
-  lists every ``*.json`` directly in ``workflows/``; a twin next to its UI file
-  would show up there as a second, broken template.
-* ``<name>.jpg``: the template browser's thumbnail (it asks for ``<name>.jpg``):
-  a drawing of the graph itself, boxes and wires. It is not a result image.
+  lists every ``*.json`` directly in this folder.
+* ``<title>.jpg``: the template card's thumbnail (the frontend asks for
+  ``<title>.jpg``): the title in large type over a before/after sketch.
 
-Only the standard library is needed for the JSON files; the thumbnails need
-Pillow. Editing a workflow in ComfyUI and saving it over ``<name>.json`` is fine
-too: then export the API twin with "Export (API)" and run
-``python -m pytest tests/test_workflows.py``, which checks that the two agree.
+The JSON files need only the standard library; the thumbnails need Pillow.
+``tests/test_workflows.py`` checks that the files are what this script writes.
 """
 from __future__ import annotations
 
@@ -31,10 +30,11 @@ PACK_ID = "ding-inpaint"  # [project].name in pyproject.toml (the registry id)
 # --------------------------------------------------------------------------- node shapes
 
 # type -> (link inputs [(name, type)], outputs [(name, type)], widget names).
-# Widget names follow the node's INPUT_TYPES order. Names starting with "@" are
+# Widget names follow the node's input order. Names starting with "@" are
 # frontend-only widgets with no API input: "@control_after_generate" follows a seed,
-# "@upload" is LoadImage's upload button. tests/test_workflows.py keeps its own copy
-# of the widget lists and the ComfyUI integration test checks both against ComfyUI.
+# "@upload" is LoadImage's upload button. This is the only copy of these tables:
+# tests/test_workflows.py reads them from here, and the ComfyUI integration test
+# checks them against the live node definitions of a real ComfyUI.
 NODE_SHAPES = {
     "CheckpointLoaderSimple": ([], [("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")], ["ckpt_name"]),
     "UNETLoader": ([], [("MODEL", "MODEL")], ["unet_name", "weight_dtype"]),
@@ -58,7 +58,7 @@ NODE_SHAPES = {
     "VAEDecode": ([("samples", "LATENT"), ("vae", "VAE")], [("IMAGE", "IMAGE")], []),
     "SaveImage": ([("images", "IMAGE")], [], ["filename_prefix"]),
     "DInGInpaintEncode": ([("pixels", "IMAGE"), ("mask", "MASK"), ("vae", "VAE")],
-                          [("latent", "LATENT"), ("repaint_mask", "MASK")], ["grow_mask_by"]),
+                          [("latent", "LATENT"), ("repaint_mask", "MASK")], ["grow_mask_by", "mask_mode"]),
     "DInGKSampler": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
                       ("latent_image", "LATENT")], [("LATENT", "LATENT")],
                      ["seed", "@control_after_generate", "steps", "cfg", "scheduler", "denoise",
@@ -73,15 +73,18 @@ OURS = {"DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite"}
 
 # Default sizes [w, h] in canvas pixels (only looks matter).
 SIZES = {
-    "CheckpointLoaderSimple": (340, 98), "UNETLoader": (340, 82), "TripleCLIPLoader": (340, 106),
-    "DualCLIPLoader": (340, 130), "VAELoader": (340, 58), "LoadImage": (340, 330),
-    "CLIPTextEncode": (400, 180), "ConditioningZeroOut": (240, 26), "FluxGuidance": (300, 58),
-    "ImagePadForOutpaint": (315, 174), "ModelSamplingSD3": (315, 58), "CFGGuider": (315, 98),
-    "BasicScheduler": (315, 106), "RandomNoise": (315, 82), "SamplerCustomAdvanced": (300, 126),
-    "VAEDecode": (210, 46), "SaveImage": (420, 440), "DInGInpaintEncode": (315, 98),
-    "DInGKSampler": (330, 310), "DInGSampler": (315, 106), "DInGComposite": (315, 102),
-    "MarkdownNote": (420, 420),
+    "CheckpointLoaderSimple": (320, 98), "UNETLoader": (320, 82), "TripleCLIPLoader": (320, 106),
+    "DualCLIPLoader": (320, 130), "VAELoader": (320, 58), "LoadImage": (320, 330),
+    "CLIPTextEncode": (360, 150), "ConditioningZeroOut": (240, 26), "FluxGuidance": (300, 58),
+    "ImagePadForOutpaint": (320, 174), "ModelSamplingSD3": (320, 58), "CFGGuider": (320, 98),
+    "BasicScheduler": (320, 106), "RandomNoise": (320, 82), "SamplerCustomAdvanced": (300, 126),
+    "VAEDecode": (210, 46), "SaveImage": (320, 360), "DInGInpaintEncode": (320, 122),
+    "DInGKSampler": (320, 310), "DInGSampler": (320, 106), "DInGComposite": (320, 102),
+    "MarkdownNote": (380, 760),
 }
+# The saved view: the graph fits a canvas of this size (a 1600x900 window less the
+# frontend's side bar and menu) at the saved zoom.
+VIEW = (1540, 820)
 
 # Where each loader's files go (ComfyUI/models/<folder>), for the frontend's
 # missing-model dialog ("models" property) and for the tests.
@@ -116,7 +119,7 @@ MODEL_FILES = {
 # SD3.5 and Flux both use the CLIP-L text encoder; ComfyUI's templates call it
 # clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows.
 
-INPUT_IMAGE = "ding_example.png"  # LoadImage's file; the user uploads their own
+INPUT_IMAGE = "example.png"  # ComfyUI ships input/example.png; the user uploads their own
 
 # Colours of the frontend's "green/red" prompt nodes and of our own nodes.
 POSITIVE = ("#232", "#353")
@@ -130,8 +133,10 @@ NOTE = ("#432", "#653")
 class Graph:
     """A workflow under construction: nodes with positions, widgets and wires."""
 
-    def __init__(self, name: str, title: str, summary: str):
-        self.name, self.title, self.summary = name, title, summary
+    def __init__(self, key: str, title: str, summary: str):
+        # key: the stable id tests use; title: the file name, which the template browser shows
+        self.key, self.title, self.summary = key, title, summary
+        self.name = title
         self.nodes: dict[int, dict] = {}
         self.wires: list[tuple[int, int, int, str]] = []  # (from_id, from_slot, to_id, input name)
 
@@ -206,7 +211,7 @@ class Graph:
             to_slot = [n for n, _ in NODE_SHAPES[self.nodes[dst]["type"]][0]].index(name)
             links.append([link_ids[(dst, name)], src, slot, dst, to_slot, typ])
         return {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{PACK_ID}/workflows/{self.name}")),
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{PACK_ID}/workflows/{self.key}")),
             "revision": 0,
             "last_node_id": max(self.nodes),
             "last_link_id": len(self.wires),
@@ -214,9 +219,27 @@ class Graph:
             "links": links,
             "groups": [],
             "config": {},
-            "extra": {"ds": {"scale": 0.7, "offset": [520, 80]}},
+            "extra": {"ds": self.view()},
             "version": 0.4,
         }
+
+    def bounds(self):
+        """(x0, y0, x1, y1) of every node, notes included, in canvas units."""
+        boxes = [(n["pos"][0], n["pos"][1], n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+                 for n in self.nodes.values()]
+        return (min(b[0] for b in boxes), min(b[1] for b in boxes) - 30,  # 30: the title bar
+                max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+    def view(self) -> dict:
+        """The saved zoom and offset: the whole graph centred in VIEW, at most 1:1."""
+        x0, y0, x1, y1 = self.bounds()
+        margin = 20
+        scale = min(1.0, (VIEW[0] - 2 * margin) / (x1 - x0), (VIEW[1] - 2 * margin) / (y1 - y0))
+        scale = int(scale * 100) / 100  # round down
+        # screen = (canvas + offset) * scale
+        off_x = (VIEW[0] / scale - (x1 - x0)) / 2 - x0
+        off_y = (VIEW[1] / scale - (y1 - y0)) / 2 - y0
+        return {"scale": scale, "offset": [round(off_x, 1), round(off_y, 1)]}
 
     def api(self) -> dict:
         out = {}
@@ -254,7 +277,7 @@ INPUT_ORDER = {
     "CFGGuider": ["model", "positive", "negative", "cfg"],
     "BasicScheduler": ["model", "scheduler", "steps", "denoise"],
     "FluxGuidance": ["conditioning", "guidance"],
-    "DInGInpaintEncode": ["pixels", "mask", "vae", "grow_mask_by"],
+    "DInGInpaintEncode": ["pixels", "mask", "vae", "grow_mask_by", "mask_mode"],
     "DInGKSampler": ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative", "latent_image",
                      "denoise", "variant", "obs_std", "eta"],
     "DInGComposite": ["original", "generated", "mask", "feather"],
@@ -276,20 +299,26 @@ DISPLAY_NAMES = {
     "ImagePadForOutpaint": "Pad Image for Outpainting", "ModelSamplingSD3": "ModelSamplingSD3",
     "CFGGuider": "CFGGuider", "BasicScheduler": "BasicScheduler", "RandomNoise": "RandomNoise",
     "SamplerCustomAdvanced": "SamplerCustomAdvanced", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
-    "DInGInpaintEncode": "DInG Inpaint Encode", "DInGKSampler": "DInG KSampler",
-    "DInGSampler": "DInG Sampler (SAMPLER)", "DInGComposite": "DInG Composite",
+    "DInGInpaintEncode": "DInG Inpaint Encode", "DInGKSampler": "DInG Inpaint KSampler",
+    "DInGSampler": "DInG Inpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint Composite",
 }
 
 # --------------------------------------------------------------------------- the workflows
 
-MASK_STEPS = (
-    "1. **Load Image**: upload your picture, then right-click the node and choose "
-    "**Open in MaskEditor**. Paint over what should change and save. The painted area "
-    "is the node's MASK output (white = repaint).\n"
-    "2. Write what the painted area should show in the green prompt. Leave the red one empty.\n"
-    "3. Queue. The result keeps every pixel outside the painted area (plus a few pixels "
-    "of seam) exactly as loaded."
-)
+def mask_steps(negative: str) -> str:
+    """The how-to of every inpainting note; ``negative`` says what to do with the red node."""
+    return (
+        "1. **Load Image**: upload your picture (the example image is loaded to start with), then "
+        "right-click the node and choose **Open in MaskEditor**. Paint over what should change "
+        "and **Save**. Without a painted mask DInG stops and says so.\n"
+        "2. Write what the painted area should show in the green prompt. " + negative + "\n"
+        "3. **Queue**. Every pixel outside the painted area (and a few pixels of seam) is kept "
+        "exactly as loaded."
+    )
+
+
+EMPTY_NEGATIVE = "Leave the red negative prompt empty."
+ZERO_NEGATIVE = "The red node blanks the negative prompt; at cfg 1 it is not used."
 
 
 def _files_note(files) -> str:
@@ -305,163 +334,163 @@ PROMPT_INPAINT = "a weathered wooden bench on the grass, soft afternoon light, p
 PROMPT_OUTPAINT = "a wide landscape photo, the same scene continuing to the left and right, natural light"
 PROMPT_FLUX = "a weathered wooden bench on the grass, soft afternoon light, photo"
 
-X = [0, 400, 820, 1200, 1560]
+# Columns: the note, loaders and image, prompts and encoding, sampling, decode + composite + save.
+X = [0, 400, 740, 1120, 1460]
 
 
-def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, prefix: str, x0: int) -> int:
-    """VAE Decode -> DInG Composite -> Save Image; returns the next free id."""
+def _note(g: Graph, node_id: int, text: str) -> None:
+    g.add(node_id, "MarkdownNote", (X[0], 0), [text], title="Read me", color=NOTE)
+
+
+def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, prefix: str) -> int:
+    """VAE Decode -> DInG Composite -> Save Image, stacked in the last column; returns the next id."""
     dec, comp, save = first_id, first_id + 1, first_id + 2
-    g.add(dec, "VAEDecode", (x0, 0), inputs={"samples": latent_src, "vae": vae_src})
-    g.add(comp, "DInGComposite", (x0, 110), [8], color=DING,
+    g.add(dec, "VAEDecode", (X[4], 0), inputs={"samples": latent_src, "vae": vae_src})
+    g.add(comp, "DInGComposite", (X[4], 90), [8], color=DING,
           inputs={"original": image_src, "generated": (dec, 0), "mask": mask_src})
-    g.add(save, "SaveImage", (x0 + 360, 0), [prefix], inputs={"images": (comp, 0)})
+    g.add(save, "SaveImage", (X[4], 240), [prefix], inputs={"images": (comp, 0)})
     return first_id + 3
 
 
 def _sd35_loaders(g: Graph) -> None:
     """Load Checkpoint (id 1, SD3.5 Medium with its text encoders) and Load Image (id 2)."""
-    g.add(1, "CheckpointLoaderSimple", (X[0], 0), [SD35_MEDIUM])
-    g.add(2, "LoadImage", (X[0], 160), [INPUT_IMAGE, "image"])
+    g.add(1, "CheckpointLoaderSimple", (X[1], 0), [SD35_MEDIUM])
+    g.add(2, "LoadImage", (X[1], 140), [INPUT_IMAGE, "image"])
 
 
 def _prompt_pair(g: Graph, pos_id: int, prompt: str, pos_title: str) -> None:
     """Positive CLIPTextEncode at pos_id and an empty negative at pos_id + 1, both on the
     checkpoint's CLIP."""
-    g.add(pos_id, "CLIPTextEncode", (X[1], 0), [prompt], title=pos_title,
+    g.add(pos_id, "CLIPTextEncode", (X[2], 0), [prompt], title=pos_title,
           color=POSITIVE, inputs={"clip": (1, 1)})
-    g.add(pos_id + 1, "CLIPTextEncode", (X[1], 230), [""], title="Negative prompt (empty)", color=NEGATIVE,
-          inputs={"clip": (1, 1)})
+    g.add(pos_id + 1, "CLIPTextEncode", (X[2], 200), [""], title="Negative prompt (leave empty)",
+          color=NEGATIVE, inputs={"clip": (1, 1)})
 
 
 def sd35_medium_inpaint() -> Graph:
     g = Graph("ding_sd35_medium_inpaint", "SD3.5 Medium inpaint",
-              "28 steps | cfg 2 | ding | obs_std 0.01 | eta square")
+              "28 steps | cfg 2 | ding")
     _sd35_loaders(g)
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
-    g.add(5, "DInGInpaintEncode", (X[1], 460), [6], color=DING,
+    g.add(5, "DInGInpaintEncode", (X[2], 400), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
-    g.add(6, "DInGKSampler", (X[2], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
           color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
-    _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_inpaint", X[3])
-    g.add(10, "MarkdownNote", (X[0] - 460, 0), [
-        "## DInG inpainting with SD3.5 Medium\n\nNo inpainting checkpoint needed: DInG conditions the "
-        "base model on the unmasked pixels at every step.\n\n" + MASK_STEPS + "\n\n"
-        + _files_note([(SD35_MEDIUM, "about 11.6 GB")]) + "\n\n"
-        "Settings follow the DInG paper: 28 steps, cfg 2 (2-3 is fine), variant `ding`, "
-        "obs_std 0.01, eta `square`. Keep images near 1 megapixel; crop large photos around "
-        "the mask first."], color=NOTE)
+    _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_inpaint")
+    _note(g, 10,
+          "## DInG inpainting, SD3.5 Medium\n\nNo inpainting checkpoint needed: DInG conditions the "
+          "base model on the unmasked pixels at every step.\n\n" + mask_steps(EMPTY_NEGATIVE) + "\n\n"
+          + _files_note([(SD35_MEDIUM, "about 11.6 GB")]) + "\n\n"
+          "Settings follow the DInG paper: 28 steps, cfg 2 (2-3 is fine), `ding`, obs_std 0.01, "
+          "eta `square`. Keep images near 1 megapixel. Grey mask strokes: set `mask_mode` to "
+          "`soft` for partial-strength edits.")
     return g
 
 
 def sd35_large_turbo_inpaint() -> Graph:
-    g = Graph("ding_sd35_large_turbo_inpaint", "SD3.5 Large Turbo inpaint",
-              "6 steps | cfg 1 | ding | obs_std 0.01 | eta square")
-    g.add(1, "CheckpointLoaderSimple", (X[0], 0), ["sd3.5_large_turbo.safetensors"],
-          title="Load Checkpoint (model + VAE; no text encoders inside)")
-    g.add(2, "TripleCLIPLoader", (X[0], 140),
+    g = Graph("ding_sd35_large_turbo_inpaint", "SD3.5 Turbo inpaint",
+              "6 steps | cfg 1 | ding")
+    g.add(1, "CheckpointLoaderSimple", (X[1], 0), ["sd3.5_large_turbo.safetensors"],
+          title="Load Checkpoint (model + VAE)")
+    g.add(2, "TripleCLIPLoader", (X[1], 130),
           ["clip_l.safetensors", "clip_g.safetensors", "t5xxl_fp8_e4m3fn_scaled.safetensors"])
-    g.add(3, "LoadImage", (X[0], 290), [INPUT_IMAGE, "image"])
-    g.add(4, "CLIPTextEncode", (X[1], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
+    g.add(3, "LoadImage", (X[1], 270), [INPUT_IMAGE, "image"])
+    g.add(4, "CLIPTextEncode", (X[2], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
           color=POSITIVE, inputs={"clip": (2, 0)})
-    g.add(5, "ConditioningZeroOut", (X[1], 230), [], title="Negative (unused at cfg 1)", color=NEGATIVE,
-          inputs={"conditioning": (4, 0)})
-    g.add(6, "DInGInpaintEncode", (X[1], 330), [6], color=DING,
+    g.add(5, "ConditioningZeroOut", (X[2], 200), [], title="Negative (blank, unused at cfg 1)",
+          color=NEGATIVE, inputs={"conditioning": (4, 0)})
+    g.add(6, "DInGInpaintEncode", (X[2], 290), [6, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[2], 0), [42, "fixed", 6, 1.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 6, 1.0, "simple", 1.0, "ding", 0.01, "square"],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
-    _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_turbo_inpaint", X[3])
-    g.add(11, "MarkdownNote", (X[0] - 460, 0), [
-        "## DInG inpainting with SD3.5 Large Turbo\n\n" + MASK_STEPS + "\n\n"
-        + _files_note([("sd3.5_large_turbo.safetensors", "about 16.5 GB; gated, accept the licence on "
-                        "Hugging Face first"),
-                       ("clip_l.safetensors", "about 250 MB"), ("clip_g.safetensors", "about 1.4 GB"),
-                       ("t5xxl_fp8_e4m3fn_scaled.safetensors", "about 5.2 GB")]) + "\n\n"
-        "Turbo is distilled for few steps without guidance: 4-8 steps, cfg 1. `ding` at 6 steps "
-        "makes 11 model calls; `ding1` at 8 steps makes 8 and is a little weaker at seams.\n\n"
-        "**SD3.5 Large (not Turbo):** pick `sd3.5_large.safetensors` (same folder, about 16.5 GB), "
-        "28 steps, cfg 2-3. Untested here."], color=NOTE)
+    _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_turbo_inpaint")
+    _note(g, 11,
+          "## DInG inpainting, SD3.5 Large Turbo\n\n" + mask_steps(ZERO_NEGATIVE) + "\n\n"
+          + _files_note([("sd3.5_large_turbo.safetensors", "16.5 GB; gated: accept the licence first"),
+                         ("clip_l.safetensors", "250 MB"), ("clip_g.safetensors", "1.4 GB"),
+                         ("t5xxl_fp8_e4m3fn_scaled.safetensors", "5.2 GB")]) + "\n\n"
+          "Turbo is distilled for few steps without guidance: 4-8 steps, cfg 1. `ding` at 6 steps "
+          "makes 11 model calls. **SD3.5 Large** (not Turbo): `sd3.5_large.safetensors`, 28 steps, "
+          "cfg 2-3 (untested here).")
     return g
 
 
 def sd35_outpaint() -> Graph:
     g = Graph("ding_sd35_outpaint", "SD3.5 Medium outpaint",
-              "pad 192 px left/right | 28 steps | cfg 2 | ding")
+              "192 px each side | 28 steps | cfg 2")
     _sd35_loaders(g)
-    g.add(3, "ImagePadForOutpaint", (X[0], 520), [192, 0, 192, 0, 0], inputs={"image": (2, 0)})
+    g.add(3, "ImagePadForOutpaint", (X[1], 500), [192, 0, 192, 0, 0], inputs={"image": (2, 0)})
     _prompt_pair(g, 4, PROMPT_OUTPAINT, "Positive prompt (the whole picture)")
-    g.add(6, "DInGInpaintEncode", (X[1], 460), [8], color=DING,
+    g.add(6, "DInGInpaintEncode", (X[2], 400), [8, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[2], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
-    _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_outpaint", X[3])
-    g.add(11, "MarkdownNote", (X[0] - 460, 0), [
-        "## DInG outpainting with SD3.5 Medium\n\n"
-        "**Pad Image for Outpainting** adds grey borders and a mask that covers them; DInG fills "
-        "the borders and keeps the original picture. No mask painting needed.\n\n"
-        "- Set the borders in pixels (multiples of 8 keep the latent grid aligned). Feathering 0: "
-        "`grow_mask_by` on DInG Inpaint Encode already lets the model redraw an 8 px strip of the "
-        "original so that the seam blends.\n"
-        "- Describe the whole scene in the prompt.\n- Keep the padded image near 1 megapixel.\n\n"
-        + _files_note([(SD35_MEDIUM, "about 11.6 GB")])], color=NOTE)
+    _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_outpaint")
+    _note(g, 11,
+          "## DInG outpainting, SD3.5 Medium\n\n"
+          "**Pad Image for Outpainting** adds borders and a mask that covers them; DInG fills the "
+          "borders and keeps the picture. No mask painting needed: load a picture and **Queue**.\n\n"
+          "- Borders in pixels; multiples of 8 keep the latent grid aligned. Feathering 0: "
+          "`grow_mask_by` already lets the model redraw an 8 px strip so the seam blends.\n"
+          "- Describe the whole scene in the green prompt; leave the red one empty.\n"
+          "- Keep the padded image near 1 megapixel.\n\n"
+          + _files_note([(SD35_MEDIUM, "about 11.6 GB")]))
     return g
 
 
 def sd35_custom_sampling() -> Graph:
-    g = Graph("ding_sd35_custom_sampling", "SD3.5 Medium, custom sampling",
-              "ModelSamplingSD3 | CFGGuider | DInG SAMPLER | BasicScheduler | RandomNoise")
+    g = Graph("ding_sd35_custom_sampling", "SD3.5 custom sampler",
+              "SamplerCustomAdvanced | DInG SAMPLER")
     _sd35_loaders(g)
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
-    g.add(5, "ModelSamplingSD3", (X[1], 460), [3.0], inputs={"model": (1, 0)})
-    g.add(10, "DInGInpaintEncode", (X[1], 570), [6], color=DING,
+    g.add(5, "ModelSamplingSD3", (X[1], 500), [3.0], inputs={"model": (1, 0)})
+    g.add(10, "DInGInpaintEncode", (X[2], 400), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
-    g.add(6, "CFGGuider", (X[2], 0), [2.0], inputs={"model": (5, 0), "positive": (3, 0), "negative": (4, 0)})
-    g.add(7, "DInGSampler", (X[2], 150), ["ding", 0.01, "square"], color=DING)
-    g.add(8, "BasicScheduler", (X[2], 300), ["simple", 28, 1.0], inputs={"model": (5, 0)})
-    g.add(9, "RandomNoise", (X[2], 450), [42, "fixed"])
-    g.add(11, "SamplerCustomAdvanced", (X[3], 0), [],
+    g.add(6, "CFGGuider", (X[3], 0), [2.0], inputs={"model": (5, 0), "positive": (3, 0), "negative": (4, 0)})
+    g.add(7, "DInGSampler", (X[3], 140), ["ding", 0.01, "square"], color=DING)
+    g.add(8, "BasicScheduler", (X[3], 290), ["simple", 28, 1.0], inputs={"model": (5, 0)})
+    g.add(9, "RandomNoise", (X[3], 440), [42, "fixed"])
+    g.add(11, "SamplerCustomAdvanced", (X[3], 570), [],
           inputs={"noise": (9, 0), "guider": (6, 0), "sampler": (7, 0), "sigmas": (8, 0),
                   "latent_image": (10, 0)})
-    _tail(g, 12, (2, 0), (10, 1), (11, 0), (1, 2), "ding_custom", X[4])
-    g.add(15, "MarkdownNote", (X[0] - 460, 0), [
-        "## DInG as a SAMPLER\n\n**DInG Sampler (SAMPLER)** plugs into SamplerCustomAdvanced like any "
-        "other sampler, so every guider, scheduler and noise node works with it.\n\n" + MASK_STEPS + "\n\n"
-        "- **ModelSamplingSD3** shift sets the noise schedule (3.0 is SD3.5's own value; higher "
-        "spends more steps at high noise).\n"
-        "- The latent must come from **DInG Inpaint Encode** (it carries the mask). Without a "
-        "mask DInG samples freely and logs a warning.\n"
-        "- Model calls: 2 x steps - 1 with `ding`, steps with `ding1`.\n\n"
-        + _files_note([(SD35_MEDIUM, "about 11.6 GB")])], color=NOTE)
+    _tail(g, 12, (2, 0), (10, 1), (11, 0), (1, 2), "ding_custom")
+    _note(g, 15,
+          "## DInG as a SAMPLER\n\n**DInG Inpaint Sampler (SAMPLER)** plugs into SamplerCustomAdvanced "
+          "like any other sampler: every guider, scheduler and noise node works with it.\n\n"
+          + mask_steps(EMPTY_NEGATIVE) + "\n\n"
+          "- **ModelSamplingSD3** shift 3.0 is SD3.5's own schedule.\n"
+          "- The latent must come from **DInG Inpaint Encode** (it carries the mask).\n"
+          "- Model calls: 2 x steps - 1 with `ding`, steps with `ding1`.\n\n"
+          + _files_note([(SD35_MEDIUM, "about 11.6 GB")]))
     return g
 
 
 def flux1_dev_inpaint() -> Graph:
     g = Graph("ding_flux1_dev_inpaint", "Flux.1 dev inpaint",
-              "20 steps | cfg 1 | Flux guidance 3.5 | ding")
-    g.add(1, "UNETLoader", (X[0], 0), ["flux1-dev.safetensors", "default"])
-    g.add(2, "DualCLIPLoader", (X[0], 120), ["clip_l.safetensors", "t5xxl_fp16.safetensors", "flux", "default"])
-    g.add(3, "VAELoader", (X[0], 290), ["ae.safetensors"])
-    g.add(4, "LoadImage", (X[0], 390), [INPUT_IMAGE, "image"])
-    g.add(5, "CLIPTextEncode", (X[1], 0), [PROMPT_FLUX], title="Positive prompt (what to paint)",
+              "20 steps | guidance 3.5 | ding")
+    g.add(1, "UNETLoader", (X[1], 0), ["flux1-dev.safetensors", "default"])
+    g.add(2, "DualCLIPLoader", (X[1], 120), ["clip_l.safetensors", "t5xxl_fp16.safetensors", "flux", "default"])
+    g.add(3, "VAELoader", (X[1], 290), ["ae.safetensors"])
+    g.add(4, "LoadImage", (X[1], 390), [INPUT_IMAGE, "image"])
+    g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_FLUX], title="Positive prompt (what to paint)",
           color=POSITIVE, inputs={"clip": (2, 0)})
-    g.add(6, "FluxGuidance", (X[1], 230), [3.5], inputs={"conditioning": (5, 0)})
-    g.add(7, "ConditioningZeroOut", (X[1], 330), [], title="Negative (unused at cfg 1)", color=NEGATIVE,
-          inputs={"conditioning": (5, 0)})
-    g.add(8, "DInGInpaintEncode", (X[1], 420), [6], color=DING,
+    g.add(6, "FluxGuidance", (X[2], 200), [3.5], inputs={"conditioning": (5, 0)})
+    g.add(7, "ConditioningZeroOut", (X[2], 300), [], title="Negative (blank, unused at cfg 1)",
+          color=NEGATIVE, inputs={"conditioning": (5, 0)})
+    g.add(8, "DInGInpaintEncode", (X[2], 380), [6, "hard"], color=DING,
           inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
-    g.add(9, "DInGKSampler", (X[2], 0), [42, "fixed", 20, 1.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(9, "DInGKSampler", (X[3], 0), [42, "fixed", 20, 1.0, "simple", 1.0, "ding", 0.01, "square"],
           color=DING, inputs={"model": (1, 0), "positive": (6, 0), "negative": (7, 0), "latent_image": (8, 0)})
-    _tail(g, 10, (4, 0), (8, 1), (9, 0), (3, 0), "ding_flux_inpaint", X[3])
-    g.add(13, "MarkdownNote", (X[0] - 460, 0), [
-        "## DInG inpainting with Flux.1 dev\n\nThe base Flux.1 dev model, not the Fill model: DInG "
-        "does the conditioning.\n\n" + MASK_STEPS.replace(" Leave the red one empty.", "") + "\n\n"
-        + _files_note([("flux1-dev.safetensors", "about 23.8 GB; gated, accept the licence on Hugging "
-                        "Face first"),
-                       ("clip_l.safetensors", "about 250 MB"),
-                       ("t5xxl_fp16.safetensors", "about 9.8 GB; or t5xxl_fp8_e4m3fn_scaled, about 5.2 GB"),
-                       ("ae.safetensors", "about 335 MB")]) + "\n\n"
-        "Flux dev is guidance-distilled: keep cfg at 1 and steer with **FluxGuidance** (about 3.5). "
-        "`ding` at 20 steps makes 39 model calls, about twice a plain 20-step run. "
-        "Use `weight_dtype` fp8 on cards with less than 24 GB."], color=NOTE)
+    _tail(g, 10, (4, 0), (8, 1), (9, 0), (3, 0), "ding_flux_inpaint")
+    _note(g, 13,
+          "## DInG inpainting, Flux.1 dev\n\nThe base Flux.1 dev model, not the Fill model: DInG "
+          "does the conditioning.\n\n" + mask_steps(ZERO_NEGATIVE) + "\n\n"
+          + _files_note([("flux1-dev.safetensors", "23.8 GB; gated: accept the licence first"),
+                         ("clip_l.safetensors", "250 MB"),
+                         ("t5xxl_fp16.safetensors", "9.8 GB"),
+                         ("ae.safetensors", "335 MB")]) + "\n\n"
+          "Flux dev is guidance-distilled: keep cfg 1 and steer with **FluxGuidance** (about 3.5). "
+          "`ding` at 20 steps makes 39 model calls. Use `weight_dtype` fp8 below 24 GB of VRAM.")
     return g
 
 
@@ -471,13 +500,6 @@ WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_
 
 # --------------------------------------------------------------------------- thumbnails
 
-TYPE_COLOURS = {
-    "MODEL": (180, 160, 230), "CLIP": (235, 210, 90), "VAE": (230, 110, 110), "LATENT": (240, 150, 200),
-    "IMAGE": (110, 180, 240), "MASK": (110, 210, 140), "CONDITIONING": (245, 170, 90),
-    "GUIDER": (150, 200, 200), "SAMPLER": (200, 200, 150), "SIGMAS": (170, 200, 120), "NOISE": (200, 200, 200),
-}
-
-
 def _font(size):
     from PIL import ImageFont
     try:
@@ -486,79 +508,67 @@ def _font(size):
         return ImageFont.load_default()
 
 
+def _sketch(d, box, repaint: bool, outpaint: bool):
+    """A small landscape (sky, hill, sun) in ``box``; the masked part hatched (before) or filled
+    with the new object (after)."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    d.rectangle(box, fill=(120, 170, 220))
+    d.ellipse([x0 + 0.68 * w, y0 + 0.12 * h, x0 + 0.86 * w, y0 + 0.38 * h], fill=(250, 220, 110))
+    d.polygon([(x0, y0 + 0.62 * h), (x0 + 0.45 * w, y0 + 0.45 * h), (x1, y0 + 0.66 * h), (x1, y1), (x0, y1)],
+              fill=(90, 150, 80))
+    hole = ([x0, y0, x0 + 0.2 * w, y1], [x1 - 0.2 * w, y0, x1, y1]) if outpaint else \
+        ([x0 + 0.28 * w, y0 + 0.5 * h, x0 + 0.62 * w, y0 + 0.86 * h],)
+    for hx0, hy0, hx1, hy1 in hole:
+        if not repaint:
+            d.rectangle([hx0, hy0, hx1, hy1], fill=(235, 235, 235))
+            step = 10
+            for k in range(int(-(hy1 - hy0)), int(hx1 - hx0), step):
+                a = (hx0 + max(k, 0), hy0 + max(-k, 0))
+                b = (hx0 + min(k + (hy1 - hy0), hx1 - hx0), hy0 + min(hx1 - hx0 - k, hy1 - hy0))
+                d.line([a, b], fill=(200, 90, 90), width=3)
+        elif outpaint:
+            d.rectangle([hx0, hy0, hx1, hy1], outline=(255, 255, 255), width=3)
+        else:  # a bench where the hole was
+            bw, bh = hx1 - hx0, hy1 - hy0
+            d.rectangle([hx0 + 0.1 * bw, hy0 + 0.35 * bh, hx1 - 0.1 * bw, hy0 + 0.5 * bh], fill=(120, 80, 50))
+            d.rectangle([hx0 + 0.1 * bw, hy0 + 0.55 * bh, hx1 - 0.1 * bw, hy0 + 0.68 * bh], fill=(120, 80, 50))
+            for fx in (0.18, 0.78):
+                d.rectangle([hx0 + fx * bw, hy0 + 0.68 * bh, hx0 + (fx + 0.05) * bw, hy1 - 0.05 * bh],
+                            fill=(90, 60, 40))
+
+
 def draw_thumbnail(graph: Graph, ui: dict, path: Path, size=(640, 400)):
-    """The graph as boxes and wires (DInG nodes highlighted), titled. No result image."""
+    """The workflow's title in large type over a before -> after sketch, with its key settings."""
     from PIL import Image, ImageDraw
     W, H = size
-    img = Image.new("RGB", size, (30, 32, 38))
+    img = Image.new("RGB", size, (34, 51, 51))
     d = ImageDraw.Draw(img)
-    d.rectangle([0, 0, W, 74], fill=(34, 51, 51))
-    d.text((18, 12), "DInG  " + graph.title, font=_font(26), fill=(235, 245, 245))
-    d.text((18, 46), graph.summary, font=_font(15), fill=(170, 205, 205))
-
-    nodes = [n for n in ui["nodes"] if n["type"] not in FRONTEND_ONLY]
-    x0 = min(n["pos"][0] for n in nodes)
-    y0 = min(n["pos"][1] for n in nodes)
-    x1 = max(n["pos"][0] + n["size"][0] for n in nodes)
-    y1 = max(n["pos"][1] + n["size"][1] for n in nodes)
-    pad, top, bottom = 16, 90, 30
-    scale = min((W - 2 * pad) / (x1 - x0), (H - top - bottom) / (y1 - y0))
-    ox = pad + ((W - 2 * pad) - scale * (x1 - x0)) / 2
-    oy = top + ((H - top - bottom) - scale * (y1 - y0)) / 2
-    d.text((18, H - 22), "Diagram of the workflow graph. Teal: DInG nodes.", font=_font(13),
-           fill=(150, 155, 165))
-
-    def pt(x, y):
-        return ox + (x - x0) * scale, oy + (y - y0) * scale
-
-    by_id = {n["id"]: n for n in nodes}
-    header = max(10, int(26 * scale))
-
-    def slot_y(n, slot):
-        return n["pos"][1] + 26 + 20 * slot + 10
-
-    for link in ui["links"]:
-        _, src, s_slot, dst, d_slot, typ = link
-        a, b = by_id[src], by_id[dst]
-        p0 = pt(a["pos"][0] + a["size"][0], slot_y(a, s_slot))
-        p3 = pt(b["pos"][0], slot_y(b, d_slot))
-        dx = max(30.0, abs(p3[0] - p0[0]) / 2)
-        pts = []
-        for k in range(25):
-            t = k / 24
-            c = [(1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t ** 3]
-            xs = [p0[0], p0[0] + dx, p3[0] - dx, p3[0]]
-            ys = [p0[1], p0[1], p3[1], p3[1]]
-            pts.append((sum(ci * v for ci, v in zip(c, xs)), sum(ci * v for ci, v in zip(c, ys))))
-        d.line(pts, fill=TYPE_COLOURS.get(typ, (200, 200, 200)), width=2)
-
-    title_font = _font(max(9, min(14, int(15 * scale * 1.6))))
-    for n in nodes:
-        ours = n["type"] in OURS
-        a = pt(*n["pos"])
-        b = pt(n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
-        body = (51, 85, 85) if ours else (53, 53, 58)
-        head = (70, 150, 150) if ours else (80, 80, 88)
-        d.rounded_rectangle([a, b], radius=4, fill=body, outline=(20, 20, 22))
-        d.rounded_rectangle([a, (b[0], a[1] + header)], radius=4, fill=head)
-        label = n.get("title") or DISPLAY_NAMES.get(n["type"], n["type"])
-        label = label.split(" (")[0]
-        max_w = b[0] - a[0] - 6
-        while label and d.textlength(label, font=title_font) > max_w:
-            label = label[:-1]
-        d.text((a[0] + 3, a[1] + 1), label, font=title_font, fill=(245, 245, 245))
-    img.save(path, "JPEG", quality=88)
+    d.text((24, 16), graph.title, font=_font(54), fill=(240, 250, 250))
+    d.text((26, 84), graph.summary, font=_font(30), fill=(170, 215, 215))
+    outpaint = "outpaint" in graph.key
+    top, bottom = 140, H - 24
+    _sketch(d, (24, top, 284, bottom), repaint=False, outpaint=outpaint)
+    _sketch(d, (356, top, 616, bottom), repaint=True, outpaint=outpaint)
+    mid = (top + bottom) / 2
+    d.polygon([(296, mid - 22), (344, mid), (296, mid + 22)], fill=(120, 220, 220))
+    img.save(path, "JPEG", quality=90)
 
 
 # --------------------------------------------------------------------------- main
 
 def build_all() -> dict:
-    """{name: (graph, ui dict, api dict)} without writing anything."""
+    """{key: (graph, ui dict, api dict)} without writing anything; files are named by graph.title."""
     out = {}
     for make in WORKFLOWS:
         g = make()
-        out[g.name] = (g, g.ui(), g.api())
+        out[g.key] = (g, g.ui(), g.api())
     return out
+
+
+def file_names() -> dict:
+    """{key: file stem} of every workflow (the stem is the title the template browser shows)."""
+    return {key: g.title for key, (g, _, _) in build_all().items()}
 
 
 def _dump(obj) -> str:
@@ -569,7 +579,13 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     thumbnails = "--no-thumbnails" not in argv
     (HERE / "api").mkdir(exist_ok=True)
-    for name, (g, ui, api) in build_all().items():
+    stale = list(HERE.glob("*.json")) + list((HERE / "api").glob("*.api.json"))
+    if thumbnails:
+        stale += list(HERE.glob("*.jpg"))
+    for old in stale:
+        old.unlink()  # this script writes every workflow; nothing else belongs here
+    for key, (g, ui, api) in build_all().items():
+        name = g.title
         (HERE / f"{name}.json").write_text(_dump(ui), encoding="utf-8")
         (HERE / "api" / f"{name}.api.json").write_text(_dump(api), encoding="utf-8")
         if thumbnails:
