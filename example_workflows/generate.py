@@ -73,18 +73,21 @@ OURS = {"DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite"}
 
 # Default sizes [w, h] in canvas pixels (only looks matter).
 SIZES = {
-    "CheckpointLoaderSimple": (320, 98), "UNETLoader": (320, 82), "TripleCLIPLoader": (320, 106),
-    "DualCLIPLoader": (320, 130), "VAELoader": (320, 58), "LoadImage": (320, 330),
-    "CLIPTextEncode": (360, 150), "ConditioningZeroOut": (240, 26), "FluxGuidance": (300, 58),
-    "ImagePadForOutpaint": (320, 174), "ModelSamplingSD3": (320, 58), "CFGGuider": (320, 98),
-    "BasicScheduler": (320, 106), "RandomNoise": (320, 82), "SamplerCustomAdvanced": (300, 126),
-    "VAEDecode": (210, 46), "SaveImage": (320, 360), "DInGInpaintEncode": (320, 122),
-    "DInGKSampler": (320, 310), "DInGSampler": (320, 106), "DInGComposite": (320, 102),
-    "MarkdownNote": (380, 760),
+    "CheckpointLoaderSimple": (260, 98), "UNETLoader": (260, 82), "TripleCLIPLoader": (260, 106),
+    "DualCLIPLoader": (260, 130), "VAELoader": (260, 58), "LoadImage": (260, 330),
+    "CLIPTextEncode": (280, 140), "ConditioningZeroOut": (240, 26), "FluxGuidance": (280, 58),
+    "ImagePadForOutpaint": (260, 174), "ModelSamplingSD3": (260, 58), "CFGGuider": (280, 98),
+    "BasicScheduler": (280, 106), "RandomNoise": (280, 82), "SamplerCustomAdvanced": (280, 126),
+    "VAEDecode": (210, 46), "SaveImage": (280, 330), "DInGInpaintEncode": (280, 122),
+    "DInGKSampler": (280, 310), "DInGSampler": (280, 106), "DInGComposite": (280, 102),
+    "MarkdownNote": (280, 660),
 }
-# The saved view: the graph fits a canvas of this size (a 1600x900 window less the
-# frontend's side bar and menu) at the saved zoom.
-VIEW = (1540, 820)
+# The saved view, in screen pixels of a 1600x900 window: the graph's top-left corner goes to
+# VIEW_ORIGIN and everything must end inside VIEW_END. That region is visible in both
+# frontends: 0.3.64's canvas (1536x822, right of the side bar and below the menu) and 0.8.0's
+# full-window canvas (the side bar, about 64 px, and the menus, about 90 px, float over it).
+VIEW_ORIGIN = (70, 95)
+VIEW_END = (1536, 822)
 
 # Where each loader's files go (ComfyUI/models/<folder>), for the frontend's
 # missing-model dialog ("models" property) and for the tests.
@@ -231,15 +234,10 @@ class Graph:
                 max(b[2] for b in boxes), max(b[3] for b in boxes))
 
     def view(self) -> dict:
-        """The saved zoom and offset: the whole graph centred in VIEW, at most 1:1."""
-        x0, y0, x1, y1 = self.bounds()
-        margin = 20
-        scale = min(1.0, (VIEW[0] - 2 * margin) / (x1 - x0), (VIEW[1] - 2 * margin) / (y1 - y0))
-        scale = int(scale * 100) / 100  # round down
-        # screen = (canvas + offset) * scale
-        off_x = (VIEW[0] / scale - (x1 - x0)) / 2 - x0
-        off_y = (VIEW[1] / scale - (y1 - y0)) / 2 - y0
-        return {"scale": scale, "offset": [round(off_x, 1), round(off_y, 1)]}
+        """The saved zoom and offset: 1:1, the graph's corner at VIEW_ORIGIN (screen = (canvas +
+        offset) * scale). The graphs are laid out to fit VIEW_END at that zoom (tested)."""
+        x0, y0, _, _ = self.bounds()
+        return {"scale": 1.0, "offset": [VIEW_ORIGIN[0] - x0, VIEW_ORIGIN[1] - y0]}
 
     def api(self) -> dict:
         out = {}
@@ -299,8 +297,8 @@ DISPLAY_NAMES = {
     "ImagePadForOutpaint": "Pad Image for Outpainting", "ModelSamplingSD3": "ModelSamplingSD3",
     "CFGGuider": "CFGGuider", "BasicScheduler": "BasicScheduler", "RandomNoise": "RandomNoise",
     "SamplerCustomAdvanced": "SamplerCustomAdvanced", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
-    "DInGInpaintEncode": "DInG Inpaint Encode", "DInGKSampler": "DInG Inpaint KSampler",
-    "DInGSampler": "DInG Inpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint Composite",
+    "DInGInpaintEncode": "DInG Inpaint/Outpaint Encode", "DInGKSampler": "DInG Inpaint/Outpaint KSampler",
+    "DInGSampler": "DInG Inpaint/Outpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint Composite",
 }
 
 # --------------------------------------------------------------------------- the workflows
@@ -335,27 +333,32 @@ PROMPT_OUTPAINT = "a wide landscape photo, the same scene continuing to the left
 PROMPT_FLUX = "a weathered wooden bench on the grass, soft afternoon light, photo"
 
 # Columns: the note, loaders and image, prompts and encoding, sampling, decode + composite + save.
-X = [0, 400, 740, 1120, 1460]
+X = [0, 300, 580, 880, 1180]
 
 
 def _note(g: Graph, node_id: int, text: str) -> None:
     g.add(node_id, "MarkdownNote", (X[0], 0), [text], title="Read me", color=NOTE)
 
 
-def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, prefix: str) -> int:
-    """VAE Decode -> DInG Composite -> Save Image, stacked in the last column; returns the next id."""
+UNDER_SAMPLER = ((X[3], 350), (X[3], 430), (X[4], 0))  # decode, composite, save
+STACKED = ((X[4], 0), (X[4], 80), (X[4], 220))
+
+
+def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, prefix: str,
+          spots=UNDER_SAMPLER) -> int:
+    """VAE Decode -> DInG Composite -> Save Image at ``spots``; returns the next free id."""
     dec, comp, save = first_id, first_id + 1, first_id + 2
-    g.add(dec, "VAEDecode", (X[4], 0), inputs={"samples": latent_src, "vae": vae_src})
-    g.add(comp, "DInGComposite", (X[4], 90), [8], color=DING,
+    g.add(dec, "VAEDecode", spots[0], inputs={"samples": latent_src, "vae": vae_src})
+    g.add(comp, "DInGComposite", spots[1], [8], color=DING,
           inputs={"original": image_src, "generated": (dec, 0), "mask": mask_src})
-    g.add(save, "SaveImage", (X[4], 240), [prefix], inputs={"images": (comp, 0)})
+    g.add(save, "SaveImage", spots[2], [prefix], inputs={"images": (comp, 0)})
     return first_id + 3
 
 
 def _sd35_loaders(g: Graph) -> None:
     """Load Checkpoint (id 1, SD3.5 Medium with its text encoders) and Load Image (id 2)."""
     g.add(1, "CheckpointLoaderSimple", (X[1], 0), [SD35_MEDIUM])
-    g.add(2, "LoadImage", (X[1], 140), [INPUT_IMAGE, "image"])
+    g.add(2, "LoadImage", (X[1], 130), [INPUT_IMAGE, "image"])
 
 
 def _prompt_pair(g: Graph, pos_id: int, prompt: str, pos_title: str) -> None:
@@ -363,7 +366,7 @@ def _prompt_pair(g: Graph, pos_id: int, prompt: str, pos_title: str) -> None:
     checkpoint's CLIP."""
     g.add(pos_id, "CLIPTextEncode", (X[2], 0), [prompt], title=pos_title,
           color=POSITIVE, inputs={"clip": (1, 1)})
-    g.add(pos_id + 1, "CLIPTextEncode", (X[2], 200), [""], title="Negative prompt (leave empty)",
+    g.add(pos_id + 1, "CLIPTextEncode", (X[2], 170), [""], title="Negative prompt (leave empty)",
           color=NEGATIVE, inputs={"clip": (1, 1)})
 
 
@@ -372,7 +375,7 @@ def sd35_medium_inpaint() -> Graph:
               "28 steps | cfg 2 | ding")
     _sd35_loaders(g)
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
-    g.add(5, "DInGInpaintEncode", (X[2], 400), [6, "hard"], color=DING,
+    g.add(5, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
     g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
           color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
@@ -397,9 +400,9 @@ def sd35_large_turbo_inpaint() -> Graph:
     g.add(3, "LoadImage", (X[1], 270), [INPUT_IMAGE, "image"])
     g.add(4, "CLIPTextEncode", (X[2], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
           color=POSITIVE, inputs={"clip": (2, 0)})
-    g.add(5, "ConditioningZeroOut", (X[2], 200), [], title="Negative (blank, unused at cfg 1)",
+    g.add(5, "ConditioningZeroOut", (X[2], 175), [], title="Negative (blank, unused at cfg 1)",
           color=NEGATIVE, inputs={"conditioning": (4, 0)})
-    g.add(6, "DInGInpaintEncode", (X[2], 290), [6, "hard"], color=DING,
+    g.add(6, "DInGInpaintEncode", (X[2], 245), [6, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
     g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 6, 1.0, "simple", 1.0, "ding", 0.01, "square"],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
@@ -419,9 +422,9 @@ def sd35_outpaint() -> Graph:
     g = Graph("ding_sd35_outpaint", "SD3.5 Medium outpaint",
               "192 px each side | 28 steps | cfg 2")
     _sd35_loaders(g)
-    g.add(3, "ImagePadForOutpaint", (X[1], 500), [192, 0, 192, 0, 0], inputs={"image": (2, 0)})
+    g.add(3, "ImagePadForOutpaint", (X[1], 495), [192, 0, 192, 0, 0], inputs={"image": (2, 0)})
     _prompt_pair(g, 4, PROMPT_OUTPAINT, "Positive prompt (the whole picture)")
-    g.add(6, "DInGInpaintEncode", (X[2], 400), [8, "hard"], color=DING,
+    g.add(6, "DInGInpaintEncode", (X[2], 345), [8, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
     g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
@@ -443,23 +446,23 @@ def sd35_custom_sampling() -> Graph:
               "SamplerCustomAdvanced | DInG SAMPLER")
     _sd35_loaders(g)
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
-    g.add(5, "ModelSamplingSD3", (X[1], 500), [3.0], inputs={"model": (1, 0)})
-    g.add(10, "DInGInpaintEncode", (X[2], 400), [6, "hard"], color=DING,
+    g.add(5, "ModelSamplingSD3", (X[1], 495), [3.0], inputs={"model": (1, 0)})
+    g.add(10, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
     g.add(6, "CFGGuider", (X[3], 0), [2.0], inputs={"model": (5, 0), "positive": (3, 0), "negative": (4, 0)})
-    g.add(7, "DInGSampler", (X[3], 140), ["ding", 0.01, "square"], color=DING)
-    g.add(8, "BasicScheduler", (X[3], 290), ["simple", 28, 1.0], inputs={"model": (5, 0)})
-    g.add(9, "RandomNoise", (X[3], 440), [42, "fixed"])
-    g.add(11, "SamplerCustomAdvanced", (X[3], 570), [],
+    g.add(7, "DInGSampler", (X[3], 130), ["ding", 0.01, "square"], color=DING)
+    g.add(8, "BasicScheduler", (X[3], 270), ["simple", 28, 1.0], inputs={"model": (5, 0)})
+    g.add(9, "RandomNoise", (X[3], 410), [42, "fixed"])
+    g.add(11, "SamplerCustomAdvanced", (X[3], 525), [],
           inputs={"noise": (9, 0), "guider": (6, 0), "sampler": (7, 0), "sigmas": (8, 0),
                   "latent_image": (10, 0)})
-    _tail(g, 12, (2, 0), (10, 1), (11, 0), (1, 2), "ding_custom")
+    _tail(g, 12, (2, 0), (10, 1), (11, 0), (1, 2), "ding_custom", STACKED)
     _note(g, 15,
-          "## DInG as a SAMPLER\n\n**DInG Inpaint Sampler (SAMPLER)** plugs into SamplerCustomAdvanced "
+          "## DInG as a SAMPLER\n\n**DInG Inpaint/Outpaint Sampler (SAMPLER)** plugs into SamplerCustomAdvanced "
           "like any other sampler: every guider, scheduler and noise node works with it.\n\n"
           + mask_steps(EMPTY_NEGATIVE) + "\n\n"
           "- **ModelSamplingSD3** shift 3.0 is SD3.5's own schedule.\n"
-          "- The latent must come from **DInG Inpaint Encode** (it carries the mask).\n"
+          "- The latent must come from **DInG Inpaint/Outpaint Encode** (it carries the mask).\n"
           "- Model calls: 2 x steps - 1 with `ding`, steps with `ding1`.\n\n"
           + _files_note([(SD35_MEDIUM, "about 11.6 GB")]))
     return g
@@ -469,15 +472,15 @@ def flux1_dev_inpaint() -> Graph:
     g = Graph("ding_flux1_dev_inpaint", "Flux.1 dev inpaint",
               "20 steps | guidance 3.5 | ding")
     g.add(1, "UNETLoader", (X[1], 0), ["flux1-dev.safetensors", "default"])
-    g.add(2, "DualCLIPLoader", (X[1], 120), ["clip_l.safetensors", "t5xxl_fp16.safetensors", "flux", "default"])
-    g.add(3, "VAELoader", (X[1], 290), ["ae.safetensors"])
-    g.add(4, "LoadImage", (X[1], 390), [INPUT_IMAGE, "image"])
+    g.add(2, "DualCLIPLoader", (X[1], 110), ["clip_l.safetensors", "t5xxl_fp16.safetensors", "flux", "default"])
+    g.add(3, "VAELoader", (X[1], 270), ["ae.safetensors"])
+    g.add(4, "LoadImage", (X[1], 350), [INPUT_IMAGE, "image"])
     g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_FLUX], title="Positive prompt (what to paint)",
           color=POSITIVE, inputs={"clip": (2, 0)})
-    g.add(6, "FluxGuidance", (X[2], 200), [3.5], inputs={"conditioning": (5, 0)})
-    g.add(7, "ConditioningZeroOut", (X[2], 300), [], title="Negative (blank, unused at cfg 1)",
+    g.add(6, "FluxGuidance", (X[2], 170), [3.5], inputs={"conditioning": (5, 0)})
+    g.add(7, "ConditioningZeroOut", (X[2], 258), [], title="Negative (blank, unused at cfg 1)",
           color=NEGATIVE, inputs={"conditioning": (5, 0)})
-    g.add(8, "DInGInpaintEncode", (X[2], 380), [6, "hard"], color=DING,
+    g.add(8, "DInGInpaintEncode", (X[2], 315), [6, "hard"], color=DING,
           inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
     g.add(9, "DInGKSampler", (X[3], 0), [42, "fixed", 20, 1.0, "simple", 1.0, "ding", 0.01, "square"],
           color=DING, inputs={"model": (1, 0), "positive": (6, 0), "negative": (7, 0), "latent_image": (8, 0)})

@@ -1,4 +1,4 @@
-"""DInG Inpaint Encode and DInG Composite: masks in, latents and pixels out."""
+"""DInG Inpaint/Outpaint Encode and DInG Composite: masks in, latents and pixels out."""
 from __future__ import annotations
 
 import torch
@@ -32,7 +32,7 @@ class DInGInpaintEncode(io.ComfyNode):
     def define_schema(cls):
         return node_schema(
             node_id="DInGInpaintEncode",
-            display_name="DInG Inpaint Encode",
+            display_name="DInG Inpaint/Outpaint Encode",
             category="latent/inpaint",
             description=("Encodes the image and builds the latent mask with DInG's conservative rule: a latent "
                          "cell is kept only if it is almost entirely outside the mask, so thin strokes still "

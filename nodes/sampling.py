@@ -144,7 +144,7 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict]) -> HostCont
         raise ValueError("DInG sampler needs ComfyUI's KSAMPLER wrapper (latent_image and noise)")
     if denoise_mask is None:
         log.warning("DInG: the latent has no noise_mask, so nothing is kept: sampling unconditionally. "
-                    "Use DInG Inpaint Encode (or Set Latent Noise Mask) to inpaint.")
+                    "Use DInG Inpaint/Outpaint Encode (or Set Latent Noise Mask) to inpaint.")
         keep = torch.zeros((1,) * x.ndim, device=x.device)
     else:
         keep = (1.0 - denoise_mask.to(device=x.device, dtype=torch.float32)).clamp_(0, 1)
@@ -221,7 +221,7 @@ class DInGSampler(io.ComfyNode):
     def define_schema(cls):
         return node_schema(
             node_id="DInGSampler",
-            display_name="DInG Inpaint Sampler (SAMPLER)",
+            display_name="DInG Inpaint/Outpaint Sampler (SAMPLER)",
             category="sampling/custom_sampling/samplers",
             description=("DInG zero-shot inpainting sampler. Connect a latent with a noise_mask (from DInG "
                          "Inpaint Encode) to SamplerCustomAdvanced; works with any guider, scheduler and noise."),
@@ -243,7 +243,7 @@ class DInGKSampler(io.ComfyNode):
     def define_schema(cls):
         return node_schema(
             node_id="DInGKSampler",
-            display_name="DInG Inpaint KSampler",
+            display_name="DInG Inpaint/Outpaint KSampler",
             category="sampling",
             description=("Zero-shot inpainting with DInG: exact posterior transitions that keep the unmasked "
                          "region and blend seams, with any base model and no inpainting checkpoint."),
@@ -263,7 +263,7 @@ class DInGKSampler(io.ComfyNode):
                 io.Conditioning.Input("positive", tooltip="What the repainted region should show."),
                 io.Conditioning.Input("negative", tooltip="What to avoid (empty is fine)."),
                 io.Latent.Input("latent_image", tooltip="Latent with a noise_mask (1 = repaint), e.g. from "
-                                                        "DInG Inpaint Encode. Without a mask it samples "
+                                                        "DInG Inpaint/Outpaint Encode. Without a mask it samples "
                                                         "unconditionally."),
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="Below 1, sampling starts from the input image partly noised "

@@ -142,11 +142,11 @@ def test_opens_ready_to_run_and_fits_the_window(name):
         assert named_widgets(node)["image"] == "example.png"  # ComfyUI ships input/example.png
     ds = ui["extra"]["ds"]
     scale, (ox, oy) = ds["scale"], ds["offset"]
-    assert 0.8 <= scale <= 1.0  # notes stay readable (the note font is about 14 px at 1:1)
-    for n in ui["nodes"]:  # every node on screen in a 1540x820 canvas (1600x900 less side bar and menu)
-        x0, y0 = (n["pos"][0] + ox) * scale, (n["pos"][1] - 30 + oy) * scale
+    assert scale == 1.0  # notes at the frontend's own font size (about 10 px; at 0.7 it was 7 px)
+    for n in ui["nodes"]:  # in a 1600x900 window: right of the side bar, below the menus, on the canvas
+        x0, y0 = (n["pos"][0] + ox) * scale, (n["pos"][1] - 30 + oy) * scale  # 30: the title bar
         x1, y1 = (n["pos"][0] + n["size"][0] + ox) * scale, (n["pos"][1] + n["size"][1] + oy) * scale
-        assert 0 <= x0 and x1 <= 1540 and 0 <= y0 and y1 <= 820, (n["id"], n["type"], x0, y0, x1, y1)
+        assert 64 <= x0 and x1 <= 1536 and 90 <= y0 and y1 <= 822, (n["id"], n["type"], x0, y0, x1, y1)
 
 
 # --------------------------------------------------------------------------- per workflow

@@ -53,12 +53,14 @@ def kept_error(result):
 def test_nodes_register(ding_nodes, comfy_host):
     assert set(ding_nodes) == {"DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite"}
     names = comfy_host.nodes.NODE_DISPLAY_NAME_MAPPINGS
-    assert names["DInGKSampler"] == "DInG Inpaint KSampler"
+    assert names["DInGKSampler"] == "DInG Inpaint/Outpaint KSampler"
     for node_id, cls in ding_nodes.items():
         schema = cls.GET_SCHEMA()  # V3 nodes
         assert schema.node_id == node_id and schema.description
-        # the frontend's node search matches ids and display names: every node is found by "inpaint"
+        # the frontends of 0.3.64 and 0.8.0 search node ids and display names only: every node is
+        # found by "inpaint", the three that repaint also by "outpaint"
         assert "inpaint" in names[node_id].lower()
+        assert ("outpaint" in names[node_id].lower()) == (node_id != "DInGComposite")
         for spec in schema.inputs:
             assert spec.tooltip, f"{node_id}.{spec.id} has no tooltip"
         for spec in schema.outputs:

@@ -10,7 +10,7 @@ The SD3.5 graphs are then executed end to end. Text encoders have no tiny versio
 so before running, each CLIPTextEncode is replaced by the test-only
 DInGTestConditioning node (SD3-shaped random conditioning) and the now unused CLIP
 loader is dropped; the step counts are cut to STEPS for speed. Everything else runs
-as shipped: LoadImage with the mask in the PNG's alpha, DInG Inpaint Encode, the DInG
+as shipped: LoadImage with the mask in the PNG's alpha, DInG Inpaint/Outpaint Encode, the DInG
 sampler, VAE Decode, DInG Composite and Save Image.
 """
 from __future__ import annotations
