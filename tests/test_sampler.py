@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from bench.baselines import replacement_sample
 from ding_sampler import ding_sample, flow_sigmas, plan_transitions, posterior_step
 from ding_sampler.analytic import GaussianMixture, sliced_wasserstein
+from ding_sampler.baselines import replacement_sample
 
 N = 2000
 # ding at 20 steps on the 8-d Gaussian sits at ~0.05 from exact samples and the
