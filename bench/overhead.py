@@ -256,12 +256,13 @@ def ratios(a: Sequence[Run], b: Sequence[Run]) -> Tuple[float, float, float, flo
 def gradient_step_cost(runs: Dict[str, List[Run]], steps: int) -> Tuple[float, float, float]:
     """A gradient step in plain forwards F: (F in s, recorded forward / F, backward and update / F).
 
-    F is ding1's network time per call (no autograd). The gradient reference's network time
-    per call is a forward that records the graph; its time outside the network, per step, less
-    ding1's, is the backward pass to the input plus the guided update.
+    F is the median network time per call over every run without autograd (all methods but
+    the gradient reference). The gradient reference's network time per call is a forward that
+    records the graph; its time outside the network, per step, less ding1's, is the backward
+    pass to the input plus the guided update.
     """
     g, d1 = runs[key("gradient", steps)], runs[key("ding1", steps)]
-    f_plain = med(r.network / r.calls for r in d1)
+    f_plain = med(r.network / r.calls for name, rs in runs.items() if not name.startswith("gradient") for r in rs)
     f_grad = med(r.network / r.calls for r in g)
     back = (med(r.own for r in g) - med(r.own for r in d1)) / steps
     return f_plain, f_grad / f_plain, back / f_plain
