@@ -103,10 +103,10 @@ class ModelSpec:
 
 
 # The large size is the largest that runs about a minute per measurement on 2 CPU cores
-# (about 3.6 s a model call); --quick uses depth 3 at 256 px instead.
+# (about 3.6 s a model call); --quick uses depth 3 at 192 px instead.
 MODELS: Dict[str, ModelSpec] = {
     "sd3-small": ModelSpec(lambda h, quick: sd3_case(h, "sd3-small", 2, 128), 10, 7, 4, 3),
-    "sd3-large": ModelSpec(lambda h, quick: sd3_case(h, "sd3-large", *((3, 256) if quick else (12, 512))),
+    "sd3-large": ModelSpec(lambda h, quick: sd3_case(h, "sd3-large", *((3, 192) if quick else (12, 512))),
                            8, 5, 3, 2),
 }
 
