@@ -1,1 +1,1 @@
-"""Benchmarks and reference baselines (not part of the node pack)."""
+"""Benchmarks and the in-process ComfyUI harness (not part of the node pack)."""

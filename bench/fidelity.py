@@ -30,15 +30,14 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
 from ding_sampler.analytic import GaussianMixture, sliced_wasserstein
+from ding_sampler.baselines import CountingDenoiser, euler_sample, replacement_sample
 from ding_sampler.sampler import ding_sample
 from ding_sampler.schedule import flow_sigmas
-
-from .baselines import euler_sample, replacement_sample
 
 PRIORS = ("gaussian", "mixture25")
 DIMS = (8, 64)
@@ -57,18 +56,6 @@ REFERENCE_SEED = 300
 FLOOR_SEED = 400
 INIT_NOISE_SEED = 500
 SAMPLER_SEED = 600
-
-
-class CountingDenoiser:
-    """Wraps ``denoiser(x, sigma)`` and counts its calls."""
-
-    def __init__(self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
-        self.fn = fn
-        self.calls = 0
-
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.fn(x, sigma)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Inpainting demo on 8x8 digits with an exactly solvable prior (no download).
 
-Run from the repository root::
+Run it from any directory, with the repository on ``PYTHONPATH`` (or from the
+repository root)::
 
     python -m ding_sampler.demo [--out ding_demo.png] [--steps 20] [--seed 0]
 
@@ -9,15 +10,17 @@ bundled 8x8 digits, scaled to [-1, 1]. For that prior both the denoiser and
 the inpainting posterior p(x0 | y) are exact (``ding_sampler.analytic``), so
 samplers are scored against exact posterior samples. For a few held-out
 digits with a masked region, the demo samples with DInG (2 calls per step),
-DInG-1 (1 call per step) and ComfyUI-style latent replacement, prints the
-sliced-Wasserstein (SW) distance to exact posterior samples and the RMSE to the
-observation on the kept pixels, and writes a PNG grid:
+DInG-1 (1 call per step) and ComfyUI-style latent replacement
+(``ding_sampler.baselines``), prints the sliced-Wasserstein (SW) distance to
+exact posterior samples and the RMSE to the observation on the kept pixels,
+and writes a PNG with a title, one labelled column per panel, the SW
+distances under the column labels and a legend:
 
     original | masked input | exact posterior x2 | DInG | DInG-1 | replacement
 
 Everything is seeded by ``--seed`` (split, fit, choice of digits, sampling).
-Needs scikit-learn and Pillow; the replacement baseline comes from
-``bench.baselines``, so run it from the repository root.
+Needs scikit-learn and Pillow, imported only when the demo runs; the shipped
+package itself needs only torch.
 """
 from __future__ import annotations
 
@@ -29,18 +32,29 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 from .analytic import GaussianMixture, sliced_wasserstein
+from .baselines import CountingDenoiser, replacement_sample
 from .sampler import ding_sample
 from .schedule import flow_sigmas
 
 SIDE = 8  # digits are 8x8
-SCALE = 6  # each digit pixel is drawn as SCALE x SCALE screen pixels
+SCALE = 8  # each digit pixel is drawn as SCALE x SCALE screen pixels
 CELL = SIDE * SCALE
-GAP = 4
-HEADER = 18
-COLUMNS = ("original", "masked", "exact", "exact", "DInG", "DInG-1", "replace")
+GAP = 6
+LINE = 14  # height of one line of text
+TITLE_LINES = 2
+HEADER = TITLE_LINES * LINE + 2 * LINE + GAP  # title, then column label and SW per column
+LEGEND = (
+    "regenerated region (shown in the masked input)",
+    "SW: sliced-Wasserstein distance to exact posterior samples,",
+    "mean over the digits shown; lower is better. 'floor': two",
+    "independent exact draws, the best any sampler can score.",
+)
+FOOTER = GAP + len(LEGEND) * LINE + GAP
+COLUMNS = ("original", "masked input", "exact #1", "exact #2", "DInG", "DInG-1", "replacement")
+COLUMN_KEYS = (None, None, "exact", None, "ding", "ding1", "replacement")  # whose SW to show
 METHODS = ("ding", "ding1", "replacement")
 MASKS = ("bottom", "center", "right")
-MASK_COLOUR = (110, 170, 230)  # regenerated region in the "masked" column
+MASK_COLOUR = (110, 170, 230)  # regenerated region in the "masked input" column
 BACKGROUND = (255, 255, 255)
 SW_PROJECTIONS = 256
 
@@ -48,7 +62,7 @@ SW_PROJECTIONS = 256
 def grid_size(n_rows: int) -> tuple:
     """(width, height) of the PNG grid for ``n_rows`` digits."""
     n_cols = len(COLUMNS)
-    return (n_cols * CELL + (n_cols + 1) * GAP, HEADER + n_rows * CELL + (n_rows + 1) * GAP)
+    return (n_cols * CELL + (n_cols + 1) * GAP, HEADER + n_rows * CELL + (n_rows + 1) * GAP + FOOTER)
 
 
 def keep_mask(kind: str) -> torch.Tensor:
@@ -129,24 +143,44 @@ def _tile(pixels, regenerated: Optional[torch.Tensor] = None):
     return img.resize((CELL, CELL), Image.NEAREST)
 
 
-def draw_grid(rows: List[List[torch.Tensor]], keep: torch.Tensor, path: Path) -> tuple:
-    """Write the PNG: one row per digit, columns as ``COLUMNS``; returns its size."""
+def draw_grid(rows: List[List[torch.Tensor]], keep: torch.Tensor, path: Path,
+              title: Sequence[str] = (), sw: Optional[Dict[str, float]] = None) -> tuple:
+    """Write the PNG and return its size.
+
+    One row per digit, columns as ``COLUMNS``; above them ``title`` (up to
+    ``TITLE_LINES`` lines), each column's label and, where ``sw`` has it, its
+    SW distance (``COLUMN_KEYS``); below them the legend.
+    """
     from PIL import Image, ImageDraw, ImageFont
 
     size = grid_size(len(rows))
     canvas = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default()
+    ink, grey = (0, 0, 0), (90, 90, 90)
+    for i, line in enumerate(list(title)[:TITLE_LINES]):
+        draw.text((GAP, 2 + i * LINE), line, fill=ink, font=font)
+    top = TITLE_LINES * LINE + GAP
+    sw = sw or {}
     for c, label in enumerate(COLUMNS):
         x = GAP + c * (CELL + GAP)
-        width = draw.textlength(label, font=font)
-        draw.text((x + (CELL - width) / 2, 3), label, fill=(0, 0, 0), font=font)
+        key = COLUMN_KEYS[c]
+        texts = [(label, ink)]
+        if key in sw:
+            texts.append((f"{'floor' if key == 'exact' else 'SW'} {sw[key]:.3f}", grey))
+        for j, (text, colour) in enumerate(texts):
+            width = draw.textlength(text, font=font)
+            draw.text((x + (CELL - width) / 2, top + j * LINE), text, fill=colour, font=font)
     regenerated = keep <= 0
     for r, tiles in enumerate(rows):
         y = HEADER + GAP + r * (CELL + GAP)
         for c, pixels in enumerate(tiles):
-            tile = _tile(pixels, regenerated if COLUMNS[c] == "masked" else None)
+            tile = _tile(pixels, regenerated if c == 1 else None)
             canvas.paste(tile, (GAP + c * (CELL + GAP), y))
+    y = size[1] - FOOTER + GAP
+    draw.rectangle((GAP, y + 2, GAP + LINE - 4, y + LINE - 2), fill=MASK_COLOUR)
+    for i, line in enumerate(LEGEND):
+        draw.text((GAP + (LINE if i == 0 else 0), y + i * LINE), line, fill=ink, font=font)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
     return size
@@ -186,12 +220,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     except ImportError:
         raise SystemExit("the demo needs scikit-learn (pip install scikit-learn): "
                          "it fits the prior to sklearn's bundled digits") from None
-    try:
-        from bench.baselines import replacement_sample
-        from bench.fidelity import CountingDenoiser
-    except ImportError:
-        raise SystemExit("the replacement baseline lives in bench/baselines.py: run the demo "
-                         "from the repository root (python -m ding_sampler.demo)") from None
 
     t_start = time.perf_counter()
     seconds: Dict[str, float] = {}
@@ -266,7 +294,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         for i in range(len(chosen))
     ]
     out_path = Path(args.out)
-    size = draw_grid(rows, keep, out_path)
+    title = (f"DInG inpainting of 8x8 digits, exact {args.components}-component mixture prior",
+             f"mask '{args.mask}', flow_sigmas({args.steps}), obs_std {args.obs_std:g}, "
+             f"{n} samples per digit, seed {args.seed}")
+    size = draw_grid(rows, keep, out_path, title, sw)
     seconds["total"] = time.perf_counter() - t_start
 
     names = {"exact": "exact (noise floor)", "ding": "DInG", "ding1": "DInG-1",

@@ -61,7 +61,7 @@ def latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int, int],
                             threshold: float = KEEP_THRESHOLD) -> torch.Tensor:
     """Latent repaint mask [B, 1, h, w] from a pixel repaint mask [B, H, W].
 
-    The conservative rule of the algorithm notes (section 5): resize the keep
+    The conservative rule of docs/algorithm.md, section 9: resize the keep
     mask (1 - repaint) to the latent grid with antialiased bilinear filtering and
     keep a latent cell only where it exceeds ``threshold``; everything else is
     regenerated. A thin stroke lowers the filtered keep value of its cell below

@@ -1,7 +1,7 @@
 """DInG sampling loop: exact Gaussian posterior transitions, no backpropagation.
 
-See ``docs`` in the README and the algorithm notes for the formulas; the
-comments below name each quantity as the notes do.
+The formulas are in docs/algorithm.md (sections 4-7 for one transition,
+section 8 for the loop); the comments below name each quantity as that page does.
 """
 from __future__ import annotations
 
@@ -110,8 +110,8 @@ def posterior_step(
     ``mask_kind`` (found once per run by ``ding_sample``): ``"binary"`` when every
     weight is 0 or 1 (the gain is then a scalar times the mask), ``"none"`` when
     all are 0, else ``"soft"``. The arithmetic is fused into a few in-place passes
-    over buffers this function owns; ``x``, ``x0`` and the denoiser's outputs are
-    never written to.
+    over buffers this function owns (docs/algorithm.md, section 7); ``x``, ``x0``
+    and the denoiser's outputs are never written to.
     """
     mu = torch.mul(x, step.c_t).add_(x0, alpha=step.c_0)  # DDIM-eta bridge mean
     if proxy_denoiser is not None:

@@ -12,7 +12,8 @@ Two conventions for the noisy state are supported:
   a = 1 / sqrt(1 + sigma^2) and s = sigma / sqrt(1 + sigma^2).
 
 The sampler works on the variance-preserving state x_vp = a x0 + s e; for
-"flow" that is the caller's state itself.
+"flow" that is the caller's state itself. Formulas: docs/algorithm.md,
+sections 1-4.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def vp_scale(sigma: float, parametrization: str) -> float:
 def bridge_std(eta: EtaSpec, a_t: float, s_t: float, a_s: float, s_s: float) -> float:
     """Std eta_s of the bridge (prior transition) noise for the step t -> s.
 
-    Named schedules follow the algorithm doc, section 2.1; a number is a
+    Named schedules follow docs/algorithm.md, section 3; a number is a
     multiple of the DDPM bridge std d_s = s_s sqrt(1 - r^2),
     r = (a_t s_s) / (a_s s_t).
     """
@@ -118,8 +119,8 @@ def plan_transitions(
 
     Every consecutive pair whose target sigma is positive is a posterior
     transition. A trailing sigma of 0 is not stepped to: the loop ends with one
-    clean estimate x0_hat = D(x, sigma_last_positive) instead (algorithm doc,
-    section 3), so it returns a clean latent. Sigmas that end above 0 return the
+    clean estimate x0_hat = D(x, sigma_last_positive) instead (docs/algorithm.md,
+    section 8), so it returns a clean latent. Sigmas that end above 0 return the
     state at that level, in the caller's convention, for chaining.
     """
     values = validate_sigmas(sigmas, parametrization)

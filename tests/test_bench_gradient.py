@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from bench.baselines import euler_sample
+from ding_sampler.baselines import euler_sample
 from bench.gradient_reference import dps_guidance, dps_sample, dps_step
 from ding_sampler.schedule import flow_sigmas
 
@@ -55,7 +55,7 @@ def test_guidance_reduces_masked_data_fit():
     guided = dps_sample(den, noise.clone(), sigmas, y, keep, zeta=0.3)
     plain = dps_sample(den, noise.clone(), sigmas, y, keep, zeta=0.0)
     reference = euler_sample(den, noise.clone(), sigmas)
-    # zeta = 0 is k-diffusion Euler exactly (same arithmetic as bench.baselines.euler_sample)
+    # zeta = 0 is k-diffusion Euler exactly (same arithmetic as ding_sampler.baselines.euler_sample)
     assert torch.allclose(plain, reference, atol=1e-5)
     err_guided, err_plain = _masked_rmse(guided, y, keep), _masked_rmse(plain, y, keep)
     assert math.isfinite(err_guided)

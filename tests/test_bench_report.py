@@ -1,73 +1,96 @@
-"""bench.overhead's report arithmetic: ratios and the gradient cost model from known runs.
-
-No ComfyUI and no timing: the runs are made up with known times, so every printed
-ratio has an exact expected value.
-"""
+"""bench.overhead without ComfyUI: its ratio arithmetic on made-up runs with known times,
+its method plan, and its tensor-peak measurement on a torch program with a known peak."""
 import re
 
 import pytest
+import torch
 
 from bench import overhead
-from bench.overhead import Run, Setup
+from bench.overhead import Case, Run
 
 S = 4
 
 
-def _layers(calls, forward, backward=0.0):
-    """Inclusive timers of one run: network forward, a 1 ms wrapper per call, and
-    (gradient reference) ``backward`` seconds of sampler own work."""
-    apply_model = forward + 0.001 * calls
-    calc = apply_model + 0.001 * calls
-    model_call = calc + 0.0005 * calls
-    sampler_fn = model_call + backward + 0.0002 * calls
-    wall = sampler_fn + 0.002
-    return {"forward": forward, "apply_model": apply_model, "calc_cond_batch": calc, "model_call": model_call,
-            "ding_sample": 0.0, "sampler_fn": sampler_fn, "ksampler_sample": sampler_fn, "calls": calls,
-            "wall": wall}
+def _run(calls, f_per_call, own, peak=50.0):
+    """A run of ``calls`` model calls of ``f_per_call`` s each plus ``own`` s outside the network."""
+    network = f_per_call * calls
+    return Run(network + own, network, calls, peak)
 
 
-def _run(method, steps, calls, f_per_call, back_per_call=0.0, rss=100.0, tensor=50.0):
-    lay = _layers(calls, f_per_call * calls, back_per_call * calls)
-    return Run(method, steps, lay["wall"], lay["wall"], rss, 1000.0 + rss, lay, tensor_peak=tensor)
+def _runs(f=1.0, f_grad=1.5, back=1.7, setup=0.01):
+    """Every method of plan(S); DInG and euler share per-call cost and setup, so equal calls cost the same."""
+    runs = {}
+    for method, steps in overhead.plan(S):
+        calls = overhead.expected_calls(method, steps)
+        if method == "gradient":
+            runs[overhead.key(method, steps)] = [_run(calls, f_grad, setup + back * steps, peak=500.0)]
+        else:
+            runs[overhead.key(method, steps)] = [_run(calls, f, setup)]
+    return runs
 
 
-def _runs(f=1.0, f_grad=1.5, back=1.7):
-    return {
-        f"ding {S}": [_run("ding", S, 2 * S - 1, f)],
-        f"ding1 {S}": [_run("ding1", S, S, f)],
-        f"euler {2 * S - 1}": [_run("euler", 2 * S - 1, 2 * S - 1, f)],
-        f"euler+mask {2 * S - 1}": [_run("euler+mask", 2 * S - 1, 2 * S - 1, f)],
-        f"euler {S}": [_run("euler", S, S, f)],
-        f"euler+mask {S}": [_run("euler+mask", S, S, f)],
-        f"gradient {S}": [_run("gradient", S, S, f_grad, back, rss=400.0, tensor=500.0)],
-    }
+def test_plan_pairs_ding_with_euler_at_equal_calls():
+    assert overhead.plan(S) == [("ding", 4), ("ding1", 4), ("euler", 7), ("euler+mask", 7),
+                                ("euler", 4), ("euler+mask", 4), ("gradient", 4)]
+    for a, b in overhead.comparisons(S)[:4]:
+        (ma, na), (mb, nb) = a.split(), b.split()
+        assert overhead.expected_calls(ma, int(na)) == overhead.expected_calls(mb, int(nb))
+    assert overhead.comparisons(S)[4:] == [("gradient 4", "ding 4"), ("gradient 4", "ding1 4")]
 
 
-def _setup():
-    return Setup("test model", 2, 128, S, 1, 1_000_000, None, [], [], {}, {}, 0.7)
+def test_ratios_of_known_runs():
+    a = [Run(2.0, 1.5, 3, 30.0), Run(4.0, 3.0, 3, 0.0)]
+    b = [Run(1.0, 0.8, 3, 10.0), Run(2.0, 1.6, 3, 0.0)]
+    wall, paired, own, peak = overhead.ratios(a, b)
+    assert wall == pytest.approx(3.0 / 1.5)
+    assert paired == pytest.approx(2.0)
+    # own: medians of (0.5, 1.0) and (0.2, 0.4), over B's median wall 1.5
+    assert own == pytest.approx(1.0 + (0.75 - 0.3) / 1.5)
+    assert peak == pytest.approx(3.0)
 
 
-def test_cost_model_is_forward_plus_backward_in_plain_forwards():
-    line = overhead.cost_model_lines(_runs(f=1.0, f_grad=1.5, back=1.7), S)[0]
-    # (F_g + B) / F with B = backward + the 0.2 ms update per step counted as sampler own work
-    step = (1.5 + 1.7 + 0.0002) / 1.0
-    assert f"= {step:.2f} F;" in line
-    assert f"gradient / ding1 ~ {step:.2f}" in line
-    assert f"gradient / ding ~ {step * S / (2 * S - 1):.2f}" in line
-    assert "1.50 F + backward" in line
+def test_gradient_step_cost_in_plain_forwards():
+    f, fwd, back = overhead.gradient_step_cost(_runs(f=0.5, f_grad=0.75, back=0.85), S)
+    assert f == pytest.approx(0.5)
+    assert fwd == pytest.approx(1.5)
+    assert back == pytest.approx(1.7)
 
 
-def test_summary_ratios_against_the_gradient_reference():
-    runs = _runs(f=1.0, f_grad=1.5, back=1.7)
-    text = "\n".join(overhead.summarise(_setup(), runs))
-    wall = {k: v[0].wall for k, v in runs.items()}
-    for variant in ("ding", "ding1"):
-        m = re.search(rf"=> {variant} {S} is ([0-9.]+)x faster than gradient {S}.*?needs (\d+)% less peak tensor "
-                      rf"memory \((\d+)% less peak RSS", text)
-        assert m, text
-        assert float(m.group(1)) == pytest.approx(wall[f"gradient {S}"] / wall[f"{variant} {S}"], abs=0.006)
-        assert int(m.group(2)) == 90   # 1 - 50 / 500
-        assert int(m.group(3)) == 75   # 1 - 100 / 400
-    # equal calls: DInG and euler made the same calls with the same per-call cost -> ratio 1
-    row = next(ln for ln in text.splitlines() if ln.strip().startswith(f"ding {S} / euler {2 * S - 1}"))
-    assert float(row.split()[5]) == pytest.approx(1.0, abs=1e-3)
+def test_report_has_every_ratio_and_no_tracker_words():
+    runs = _runs()
+    case = Case("made-up", "a model that does not exist", None, [], [], {})
+    text = "\n".join(overhead.report(case, S, runs) + [overhead.LEGEND])
+    # equal calls with equal per-call cost and setup: every DInG / euler ratio is 1
+    for a, b in overhead.comparisons(S)[:4]:
+        row = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{a} / {b}"))
+        assert [float(v) for v in row.split()[-4:]] == pytest.approx([1.0, 1.0, 1.0, 1.0]), row
+    grad = next(ln for ln in text.splitlines() if ln.strip().startswith("gradient 4 / ding1 4"))
+    wall = runs["gradient 4"][0].wall / runs["ding1 4"][0].wall
+    assert float(grad.split()[-4]) == pytest.approx(wall, abs=6e-4)
+    assert float(grad.split()[-1]) == pytest.approx(10.0)
+    m = re.search(r"= ([0-9.]+) F, against", text)
+    assert m and float(m.group(1)) == pytest.approx(1.5 + 1.7, abs=0.006)
+    for word in ("issue", "target", "acceptance"):
+        assert word not in text.lower()
+
+
+def test_tensor_peak_of_a_known_program():
+    mib = 2**20
+
+    def program():
+        a = torch.ones(mib // 4)          # 1 MiB of float32
+        b = torch.ones(mib // 2)          # 2 MiB: 3 MiB live
+        del a
+        c = b * 2                         # 2 MiB more: 4 MiB live, the peak
+        del b, c
+        d = torch.ones(mib // 4)          # 1 MiB after everything else was freed
+        return d.sum()
+
+    assert overhead.tensor_peak_mib(program) == pytest.approx(4.0, abs=0.01)
+
+
+def test_model_table_rows_are_complete():
+    assert overhead.MODELS, "no model to measure"
+    for name, spec in overhead.MODELS.items():
+        assert callable(spec.build), name
+        assert spec.steps >= 2 and spec.quick_steps >= 2 and spec.repeats >= 1 and spec.quick_repeats >= 1

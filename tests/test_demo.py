@@ -11,6 +11,7 @@ PIL_Image = pytest.importorskip("PIL.Image")
 from ding_sampler import demo  # noqa: E402
 
 
+@pytest.mark.slow
 def test_demo_writes_grid_and_ding_beats_replacement(tmp_path, capsys):
     out = tmp_path / "grid" / "demo.png"
     digits = 3
@@ -37,9 +38,38 @@ def test_demo_writes_grid_and_ding_beats_replacement(tmp_path, capsys):
     assert "DInG" in printed and str(out.resolve()) in printed
 
 
+@pytest.mark.slow
 def test_demo_is_deterministic(tmp_path):
     argv = ["--steps", "4", "--samples", "20", "--digits", "2", "--seed", "3"]
     a = demo.main(argv + ["--out", str(tmp_path / "a.png")])
     b = demo.main(argv + ["--out", str(tmp_path / "b.png")])
     assert a["sw"] == b["sw"] and a["obs_rmse"] == b["obs_rmse"]
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_grid_has_title_sw_under_the_labels_and_a_legend(tmp_path):
+    """The PNG alone tells what it shows: title, SW per method column, legend with the mask colour."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    rows = [[torch.rand(64, generator=g) * 2 - 1 for _ in demo.COLUMNS] for _ in range(2)]
+    keep = demo.keep_mask("bottom")
+    sw = {"exact": 0.03, "ding": 0.16, "ding1": 0.13, "replacement": 0.28}
+    demo.draw_grid(rows, keep, tmp_path / "full.png", ("a title",), sw)
+    demo.draw_grid(rows, keep, tmp_path / "bare.png")
+    with PIL_Image.open(tmp_path / "full.png") as full, PIL_Image.open(tmp_path / "bare.png") as bare:
+        full, bare = full.convert("RGB"), bare.convert("RGB")
+        assert full.size == bare.size == demo.grid_size(2)
+        width, height = full.size
+        title_band = (0, 0, width, demo.TITLE_LINES * demo.LINE)
+        assert full.crop(title_band).getextrema() != bare.crop(title_band).getextrema()
+        # the SW line under each column whose SW is known, and nothing under the others
+        sw_top = demo.TITLE_LINES * demo.LINE + demo.GAP + demo.LINE
+        for c, key in enumerate(demo.COLUMN_KEYS):
+            x = demo.GAP + c * (demo.CELL + demo.GAP)
+            box = (x, sw_top, x + demo.CELL, sw_top + demo.LINE)
+            changed = full.crop(box).tobytes() != bare.crop(box).tobytes()
+            assert changed == (key in sw), (demo.COLUMNS[c], key)
+        # legend swatch in the mask colour, in the footer
+        footer = full.crop((0, height - demo.FOOTER, width, height))
+        assert demo.MASK_COLOUR in {colour for _, colour in footer.getcolors(1 << 16)}

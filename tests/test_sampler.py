@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from bench.baselines import replacement_sample
 from ding_sampler import ding_sample, flow_sigmas, plan_transitions, posterior_step
 from ding_sampler.analytic import GaussianMixture, sliced_wasserstein
+from ding_sampler.baselines import replacement_sample
 
 N = 2000
 # ding at 20 steps on the 8-d Gaussian sits at ~0.05 from exact samples and the
@@ -100,7 +100,7 @@ def test_one_transition_matches_closed_form(variant):
         assert abs(emp_var / var - 1) < 0.02, (col, emp_var, var)
 
 
-# -- the 2-D Gaussian of the algorithm notes (section 8) ---------------------
+# -- the 2-D Gaussian of docs/algorithm.md, section 11 ----------------------
 
 def _two_d(eta):
     prior = GaussianMixture.gaussian([0.0, 0.0], [[1.0, 0.9], [0.9, 1.0]])
@@ -116,7 +116,7 @@ def test_square_schedule_is_consistent_on_2d_gaussian():
     out = _two_d("square")
     assert abs(out[:, 0].mean().item() - 1.5) < 0.05
     assert out[:, 0].std().item() < 0.05
-    # pulled toward the exact conditional mean 1.35, as the notes report (~1.1)
+    # pulled toward the prior from the exact conditional mean 1.35 (docs/algorithm.md, section 11: 1.13)
     assert 0.8 < out[:, 1].mean().item() < 1.5
 
 

@@ -31,12 +31,13 @@ def _is_ours(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    if UNAVAILABLE_REASON is None:
-        return
-    mark = pytest.mark.skip(reason=UNAVAILABLE_REASON)
+    """Every test here is in the slow tier (it runs ComfyUI); skipped with the reason without it."""
+    skip = None if UNAVAILABLE_REASON is None else pytest.mark.skip(reason=UNAVAILABLE_REASON)
     for item in items:
         if _is_ours(item):
-            item.add_marker(mark)
+            item.add_marker(pytest.mark.slow)
+            if skip is not None:
+                item.add_marker(skip)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -1,16 +1,31 @@
-"""Reference samplers for comparison, kept out of the product.
+"""Reference samplers that DInG is compared with (demo, ``bench/``, tests).
+
+Not used by the ComfyUI nodes; plain torch, like the rest of this package.
 
 * ``replacement_sample``: latent replacement as ComfyUI's SetLatentNoiseMask +
   KSampler(euler) does it: on every model call the kept region of the input is
   replaced by the observation noised with the run's own initial noise, and the
   kept region of the output by the observation.
 * ``euler_sample``: plain Euler (unconditional); one call per step.
+* ``CountingDenoiser``: wraps a denoiser and counts its calls.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Callable, Sequence, Union
 
 import torch
+
+
+class CountingDenoiser:
+    """Wraps ``denoiser(x, sigma)`` and counts its calls."""
+
+    def __init__(self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+        self.fn = fn
+        self.calls = 0
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.fn(x, sigma)
 
 
 def _forward(y, noise, sigma: float, parametrization: str):
