@@ -161,51 +161,40 @@ def _weights_without_grad(params):
                 p.requires_grad_(True)
 
 
+def _pack_glue():
+    """``(host_context, step_reporter)`` of the DInG sampler (nodes/sampling.py), taken from the
+    pack as ComfyUI loaded it: the same ComfyUI glue for both samplers. bench never imports the
+    pack's ``nodes`` package by name, since ``nodes`` is ComfyUI's own module name."""
+    import sys
+
+    import nodes as comfy_nodes
+    module = sys.modules[comfy_nodes.NODE_CLASS_MAPPINGS["DInGKSampler"].__module__]
+    return module.host_context, module.step_reporter
+
+
 def sample_dps(model, x, sigmas, extra_args=None, callback=None, disable=None, zeta=DEFAULT_ZETA):
     """k-diffusion-style sampler function for ``comfy.samplers.KSAMPLER``.
 
-    Like ``nodes/sampling.py``: the observation is ``model.latent_image``, the
-    mask (1 = regenerate) comes from ``extra_args["denoise_mask"]`` and the model
-    is called with ``denoise_mask=None`` so ComfyUI's per-call replacement is off.
+    Reads ComfyUI's sampler call exactly as the DInG sampler does (``host_context``: the
+    observation ``model.latent_image``, the keep weight from ``extra_args["denoise_mask"]``, the
+    model called with ``denoise_mask=None`` so ComfyUI's per-call replacement is off, Cancel
+    checked before each call) and reports steps the same way (``step_reporter``).
     """
-    from tqdm.auto import trange
-
-    extra_args = {} if extra_args is None else extra_args
-    denoise_mask = extra_args.get("denoise_mask")
-    call_args = dict(extra_args)
-    call_args["denoise_mask"] = None
-    observation = getattr(model, "latent_image", None)
-    if observation is None:
-        raise ValueError("the gradient reference needs ComfyUI's KSAMPLER wrapper (latent_image)")
-    if denoise_mask is None:
-        keep = torch.zeros((1,) * x.ndim, device=x.device, dtype=torch.float32)
-    else:
-        keep = (1.0 - denoise_mask.to(device=x.device, dtype=torch.float32)).clamp(0, 1)
+    host_context, step_reporter = _pack_glue()
+    host = host_context(model, x, extra_args)
     params = _diffusion_parameters(model)
     if any(p.is_inference() for p in params):
         raise ValueError(
             "the model's weights are inference tensors (loaded under torch.inference_mode), "
             "which autograd cannot save for backward; load the checkpoint with inference mode off")
-
-    def denoise(x_in, sigma):
-        return model(x_in, sigma, **call_args)
-
-    bar = trange(len(sigmas) - 1, disable=disable)
-
-    def on_step(i, x_i, x0, sigma):
-        bar.update(1)
-        if callback is not None:
-            s = sigma[0]
-            callback({"x": x_i, "i": i, "sigma": s, "sigma_hat": s, "denoised": x0})
-
+    on_step, close = step_reporter(callback, len(sigmas) - 1, disable)
     with _weights_without_grad(params) as switched:
         if switched:
             log.debug("gradient reference: requires_grad switched off on %d weights for the run", switched)
         try:
-            return dps_sample(denoise, x, sigmas, observation.to(device=x.device, dtype=torch.float32),
-                              keep, zeta=zeta, callback=on_step)
+            return dps_sample(host.denoise, x, sigmas, host.observation, host.keep, zeta=zeta, callback=on_step)
         finally:
-            bar.close()
+            close()
 
 
 def dps_ksampler_object(zeta: float = DEFAULT_ZETA):
