@@ -121,11 +121,8 @@ def _first_model_input(comfy_host, model, run):
     return seen[0]
 
 
-@pytest.mark.parametrize("sampling,denoise", [("flow", 0.6), ("eps", 1.0), ("eps", 0.5), ("cosmos", 1.0)])
-def test_starts_from_the_state_comfyui_hands_the_sampler(ding_nodes, tiny_sd3, comfy_host, sampling, denoise):
-    """DInG's first model input equals ComfyUI's own euler's (same seed, same latent) in the repaint
-    area: both start from noise_scaling(sigma0, noise, latent), max_denoise included (eps at denoise
-    1). (In the kept area ComfyUI's masked euler overwrites its input on every call.)"""
+def _model_and_latent(comfy_host, tiny_sd3, sampling):
+    """The tiny SD3 with flow, eps or COSMOS_RFLOW sampling, and an encoded test image with a rect mask."""
     import comfy.model_sampling as ms
     (model, _, vae) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
     if sampling == "eps":
@@ -137,6 +134,15 @@ def test_starts_from_the_state_comfyui_hands_the_sampler(ding_nodes, tiny_sd3, c
     pixels = tiny_models.make_test_image(128, 128, seed=4)
     mask = tiny_models.make_test_mask(128, 128, kind="rect")
     latent, _ = comfy_host.call_node("DInGInpaintEncode", pixels=pixels, mask=mask, vae=vae, grow_mask_by=0)
+    return model, latent
+
+
+@pytest.mark.parametrize("sampling,denoise", [("flow", 0.6), ("eps", 1.0), ("eps", 0.5), ("cosmos", 1.0)])
+def test_starts_from_the_state_comfyui_hands_the_sampler(ding_nodes, tiny_sd3, comfy_host, sampling, denoise):
+    """DInG's first model input equals ComfyUI's own euler's (same seed, same latent) in the repaint
+    area: both start from noise_scaling(sigma0, noise, latent), max_denoise included (eps at denoise
+    1). (In the kept area ComfyUI's masked euler overwrites its input on every call.)"""
+    model, latent = _model_and_latent(comfy_host, tiny_sd3, sampling)
     common = dict(seed=5, steps=4, cfg=1.0, scheduler="simple", positive=tiny_models.sd3_conditioning(1),
                   negative=tiny_models.sd3_conditioning(2), latent_image=latent, denoise=denoise)
     ding_x = _first_model_input(comfy_host, model, lambda m: comfy_host.call_node(
@@ -154,14 +160,8 @@ def test_starts_from_the_state_comfyui_hands_the_sampler(ding_nodes, tiny_sd3, c
 
 def test_cosmos_like_ve_sampling_is_sampled(ding_nodes, tiny_sd3, comfy_host, model_calls):
     """A sampling class the old class test refused (COSMOS_RFLOW) behaves as x = y + sigma n: sampled as ve."""
-    import comfy.model_sampling as ms
-    (model, _, vae) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
-    combined = type("ModelSampling", (ms.ModelSamplingDiscreteFlow, ms.COSMOS_RFLOW), {})
-    patched = model.clone()
-    patched.add_object_patch("model_sampling", combined(model.model.model_config))
-    pixels = tiny_models.make_test_image(128, 128, seed=4)
-    mask = tiny_models.make_test_mask(128, 128, kind="rect")
-    latent, _ = comfy_host.call_node("DInGInpaintEncode", pixels=pixels, mask=mask, vae=vae, grow_mask_by=0)
+    patched, latent = _model_and_latent(comfy_host, tiny_sd3, "cosmos")
+    model_calls.reset()
     (out,) = _ksample(comfy_host, patched, latent, steps=4)
     assert model_calls.count == 2 * 4 - 1
     keep = (1 - latent["noise_mask"]).expand_as(out["samples"]) > 0.5
