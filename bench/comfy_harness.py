@@ -35,7 +35,17 @@ HERE = Path(os.path.abspath(__file__)).parent
 # symlinked into ComfyUI/custom_nodes still sees its custom_nodes parent.
 PACK_ROOT = HERE.parent
 PACK_DIR_NAME = "ding-inpaint"
-EXPECTED_PACK_NODE_IDS = ("DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite")
+
+
+def _pack_node_ids() -> tuple:
+    """The pack's node ids, from the workflow generator's table (one list for the whole repository)."""
+    spec = importlib.util.spec_from_file_location("_ding_workflow_tables", PACK_ROOT / "example_workflows" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return tuple(sorted(module.OURS))
+
+
+EXPECTED_PACK_NODE_IDS = _pack_node_ids()
 
 # Python modules ComfyUI (a125cd84, 0.3.64) imports while booting nodes.py/execution.py.
 # import name -> pip name (for the skip reason).
