@@ -317,7 +317,8 @@ def _make_test_nodes():
     from bench import tiny_models
 
     class DInGTestConditioning:
-        """TEST ONLY: SD3-shaped CONDITIONING from a seed (no text encoder needed)."""
+        """TEST ONLY: CONDITIONING from a seed in one model family's text-encoder shapes (no text
+        encoder needed); see tiny_families.family_conditioning. family defaults to sd3."""
         @classmethod
         def INPUT_TYPES(cls):
             return {"required": {
@@ -325,13 +326,15 @@ def _make_test_nodes():
                 "tokens": ("INT", {"default": tiny_models.SD3_TOKENS, "min": 1, "max": 4096}),
             }, "optional": {
                 "scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 100.0, "step": 0.01}),
+                "family": (["sd3", "flux", "sd15", "lumina2"], {"default": "sd3"}),
             }}
         RETURN_TYPES = ("CONDITIONING",)
         FUNCTION = "make"
         CATEGORY = "ding_test"
 
-        def make(self, seed, tokens, scale=1.0):
-            return (tiny_models.sd3_conditioning(seed=seed, tokens=tokens, scale=scale),)
+        def make(self, seed, tokens, scale=1.0, family="sd3"):
+            from bench import tiny_families
+            return (tiny_families.family_conditioning(family, seed=seed, tokens=tokens, scale=scale),)
 
     class DInGTestImageMask:
         """TEST ONLY: deterministic smooth RGB IMAGE [1,H,W,3] and a MASK [1,H,W] (1 = repaint).
