@@ -204,7 +204,8 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     sd3     [[ [B,T,4096], {"pooled_output": [B,2048]} ]]            (T default 154)
     flux    [[ [B,T,4096], {"pooled_output": [B,768], "guidance": g} ]] (T default 256, T5-XXL + CLIP-L)
     sd15    [[ [B,T,768], {} ]]                                       (T default 77, CLIP-L)
-    lumina2 [[ [B,T,2304], {} ]]                                      (T default 64, Gemma-2-2B)
+    lumina2 [[ [B,T,2304], {"attention_mask": ones [B,T]} ]]          (T default 64, Gemma-2-2B;
+            its text encoder always returns the mask, and Lumina 2's model needs it for num_tokens)
     """
     if family == "sd3":
         return tiny_models.sd3_conditioning(seed=seed, tokens=tokens or tiny_models.SD3_TOKENS,
@@ -220,4 +221,6 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     if family == "flux":
         extra = {"pooled_output": torch.randn(batch, FLUX_POOLED_DIM, generator=g) * scale,
                  "guidance": float(guidance)}
+    elif family == "lumina2":
+        extra = {"attention_mask": torch.ones(batch, cond.shape[1], dtype=torch.long)}
     return [[cond, extra]]
