@@ -168,6 +168,7 @@ def test_ding_inpaints_family(request, comfy_host, ding_nodes, run_prompt, model
     assert model_calls.sigmas[0] == pytest.approx(float(sampling.sigma_max), rel=1e-3)
 
     kept, free = kept_and_free(result)
+    comfy_host.timings[f"{fam} ding: kept max |err| (model space)"] = kept.abs().max().item()
     assert kept.abs().max().item() <= OBS_STD
     assert free.abs().mean().item() > 0.1
     for key in ("latent", "decoded", "composite"):
