@@ -110,6 +110,23 @@ def kept_and_free(result):
     return diff[keep], diff[~keep]
 
 
+def transition_residuals(calls, model_patcher, encoded):
+    """Flow models, cfg 1, variant ding: for each transition t -> s whose next state is seen by a
+    model call, (sigma_s, x_s - (a_s*y + z - a_s*D(z, sigma_s))) with a_s = 1 - sigma_s, z the proxy
+    and D(z) its x0 estimate (call 2), x_s the input of the next step's call 1, y the observation
+    in model space."""
+    y = model_patcher.model.latent_format.process_in(encoded["samples"].float())
+    out = []
+    for k in range(1, len(calls) - 1, 2):  # calls: x_0, z_1, x_1, z_2, x_2, ..., final x0-estimate
+        proxy, nxt = calls[k], calls[k + 1]
+        sigma_s = proxy.sigmas[0]
+        assert nxt.sigmas[0] == pytest.approx(sigma_s)
+        a_s = 1.0 - sigma_s
+        pseudo = a_s * y + proxy.x - a_s * proxy.out
+        out.append((sigma_s, nxt.x - pseudo))
+    return out
+
+
 def _files(request, fam):
     return request.getfixturevalue(FAMILY[fam]["files"])
 
@@ -142,7 +159,8 @@ def test_ding_inpaints_family(request, comfy_host, ding_nodes, run_prompt, model
     spec = FAMILY[fam]
     files = _files(request, fam)
     steps = spec["steps"]
-    result = run_prompt(family_prompt(fam, files, variant="ding"))
+    with comfy_host.count_model_calls(keep_tensors=True) as recorded:
+        result = run_prompt(family_prompt(fam, files, variant="ding"))
     _record(comfy_host, fam, "ding", result, model_calls)
     cap = result["captured"]
 
@@ -166,11 +184,31 @@ def test_ding_inpaints_family(request, comfy_host, ding_nodes, run_prompt, model
     assert model_calls.count == 2 * steps - 1
     assert set(model_calls.batch_sizes) == {2 if spec["cfg"] > 1 else 1}
     assert model_calls.sigmas[0] == pytest.approx(float(sampling.sigma_max), rel=1e-3)
+    # the calls walk the family's own schedule (its model_sampling + scheduler): call 1 of a
+    # transition at sigma_t, the proxy call at sigma_s (so every later level twice), the last at
+    # the last positive sigma
+    import comfy.samplers
+    sched = comfy.samplers.calculate_sigmas(sampling, spec["scheduler"], steps).tolist()
+    assert sched[-1] == 0 and all(v > 0 for v in sched[:-1])
+    expected = [sched[0]] + [v for v in sched[1:-1] for _ in range(2)]
+    assert model_calls.sigmas == pytest.approx(expected, rel=1e-4)
 
     kept, free = kept_and_free(result)
     comfy_host.timings[f"{fam} ding: kept max |err| (model space)"] = kept.abs().max().item()
-    assert kept.abs().max().item() <= OBS_STD
+    assert kept.abs().max().item() <= OBS_STD  # the final latent (observation pasted back)
     assert free.abs().mean().item() > 0.1
+    if spec["flow"] and spec["cfg"] == 1.0:
+        # ... and DInG's own steps kept it before that paste: on kept cells every intermediate
+        # state x_s is the pseudo-observation a_s*y + s_s*x1_hat(z) up to noise of std
+        # tau = a_s*obs_std (algorithm doc, section 2, steps 5-7), while free cells are not
+        r = transition_residuals(recorded.calls, cap["model"], cap["encoded"])
+        keep = (1 - cap["encoded"]["noise_mask"]).expand_as(r[0][1]) > 0.5
+        for sigma_s, res in r:
+            tau = (1 - sigma_s) * OBS_STD
+            comfy_host.timings[f"{fam} ding: sigma {sigma_s:.3f} kept residual / tau"] = \
+                res[keep].abs().max().item() / tau
+            assert res[keep].abs().max().item() <= 6 * tau, sigma_s
+            assert res[~keep].abs().mean().item() > 10 * tau, sigma_s
     for key in ("latent", "decoded", "composite"):
         v = cap[key]["samples"] if key == "latent" else cap[key]
         assert torch.isfinite(v).all(), key
@@ -192,6 +230,7 @@ def _file_keys(files):
 def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prompt, model_calls, fam):
     """ding1 with a 3-px stroke: `steps` calls, the stroke's latent cells regenerated, the rest kept,
     and the same seed gives the identical latent on a second run."""
+    import comfy.samplers
     spec = FAMILY[fam]
     files = _files(request, fam)
     steps = spec["steps"]
@@ -199,6 +238,9 @@ def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prom
     a = run_prompt(prompt)
     _record(comfy_host, fam, "ding1", a, model_calls)
     assert model_calls.count == steps
+    sched = comfy.samplers.calculate_sigmas(a["captured"]["model"].get_model_object("model_sampling"),
+                                            spec["scheduler"], steps).tolist()
+    assert model_calls.sigmas == pytest.approx(sched[:-1], rel=1e-4)  # one call per level
     model_calls.reset()
     b = run_prompt(prompt)
     assert model_calls.count == steps
