@@ -13,7 +13,6 @@ Flux and Lumina 2 are ~0.5 B parameters (detection fixes their width): marked sl
 from __future__ import annotations
 
 import copy
-import json
 import os
 from pathlib import Path
 
@@ -266,15 +265,24 @@ FLUX_WORKFLOW = "ding_flux1_dev_inpaint"
 WORKFLOW_STEPS = 3
 
 
-def shipped_workflow_api(name: str) -> Path:
-    """The API twin of a shipped workflow, wherever the repository keeps it now
-    (example_workflows/ is replacing workflows/)."""
-    candidates = [ROOT / d / f"{name}.api.json"
-                  for d in ("example_workflows/api", "example_workflows", "workflows/api", "workflows")]
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise FileNotFoundError(f"{name}.api.json not found in any of {[str(c.parent) for c in candidates]}")
+def _workflow_tables():
+    """tests/test_workflows.py (the workflow key -> file tables), loaded by path under the same
+    module name tests/integration/test_workflows_comfy.py uses."""
+    import importlib.util
+    import sys
+    name = "ding_test_workflows_tables"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "test_workflows.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+def shipped_workflow_api(key: str) -> dict:
+    """The API twin of a shipped workflow by its stable key (e.g. "ding_flux1_dev_inpaint"), found
+    through the workflow tests' own tables, so it follows the files when they move or are renamed."""
+    return _workflow_tables().load_api(key)
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +290,7 @@ def flux_workflow_files(comfy_host, tiny_flux):
     """The twin's model file names pointing at the tiny Flux files (symlinks, removed afterwards so
     a later fixture writing placeholders under those names cannot write through them), and its
     input image (same picture and mask as test_workflows_comfy uses)."""
-    api = json.loads(shipped_workflow_api(FLUX_WORKFLOW).read_text())
+    api = shipped_workflow_api(FLUX_WORKFLOW)
     links = []
     for node in api.values():
         if node["class_type"] == "UNETLoader":
