@@ -8,7 +8,10 @@ text-encoder shapes (DInGTestConditioning family=...). Random weights do not den
 checked is the plumbing per family: the model ComfyUI built, the documented call counts, the kept
 latent region, a thin stroke, determinism and finite outputs.
 
-Flux and Lumina 2 are ~0.5 B parameters (detection fixes their width): marked slow, few runs.
+Flux and Lumina 2 are ~0.5 B parameters (detection fixes their width), so they get few runs
+(about 2 minutes together on 2 cores); `-k "not flux and not lumina2"` keeps the SD1.5 ones.
+Everything here is in the slow tier anyway (conftest marks all integration tests slow); the
+explicit marks below stay in case that changes.
 """
 from __future__ import annotations
 
