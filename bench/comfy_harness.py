@@ -327,7 +327,8 @@ def _make_test_nodes():
     from bench import tiny_models
 
     class DInGTestConditioning:
-        """TEST ONLY: SD3-shaped CONDITIONING from a seed (no text encoder needed)."""
+        """TEST ONLY: CONDITIONING from a seed in one model family's text-encoder shapes (no text
+        encoder needed); see tiny_families.family_conditioning. family defaults to sd3."""
         @classmethod
         def INPUT_TYPES(cls):
             return {"required": {
@@ -335,13 +336,15 @@ def _make_test_nodes():
                 "tokens": ("INT", {"default": tiny_models.SD3_TOKENS, "min": 1, "max": 4096}),
             }, "optional": {
                 "scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 100.0, "step": 0.01}),
+                "family": (["sd3", "flux", "sd15", "lumina2"], {"default": "sd3"}),
             }}
         RETURN_TYPES = ("CONDITIONING",)
         FUNCTION = "make"
         CATEGORY = "ding_test"
 
-        def make(self, seed, tokens, scale=1.0):
-            return (tiny_models.sd3_conditioning(seed=seed, tokens=tokens, scale=scale),)
+        def make(self, seed, tokens, scale=1.0, family="sd3"):
+            from bench import tiny_families
+            return (tiny_families.family_conditioning(family, seed=seed, tokens=tokens, scale=scale),)
 
     class DInGTestImageMask:
         """TEST ONLY: deterministic smooth RGB IMAGE [1,H,W,3] and a MASK [1,H,W] (1 = repaint).
@@ -405,6 +408,8 @@ class ModelCall:
     shape: tuple            # x.shape
     sigmas: list            # t as list (one per batch row)
     seconds: float          # wall time of this apply_model call
+    x: Any = None           # input latent (a detached float32 copy) when the counter keeps tensors
+    out: Any = None         # apply_model's output (the denoised x0 estimate, per batch row), ditto
 
 
 class ModelCallCounter:
@@ -413,10 +418,12 @@ class ModelCallCounter:
     One call = one forward of the diffusion model, whatever the batch: with cfg>1 ComfyUI
     batches cond+uncond into ONE call (batch 2); cfg == 1 skips the uncond (batch 1).
     Use as a context manager; patches the class attribute, so it sees every model instance.
+    keep_tensors=True also keeps a copy of each call's input and output (small latents only).
     """
 
-    def __init__(self):
+    def __init__(self, keep_tensors: bool = False):
         self.calls: list[ModelCall] = []
+        self.keep_tensors = keep_tensors
         self._orig = None
 
     def __enter__(self):
@@ -428,9 +435,12 @@ class ModelCallCounter:
         def apply_model(model_self, x, t, *args, **kwargs):
             t0 = time.perf_counter()
             out = orig(model_self, x, t, *args, **kwargs)
-            counter.calls.append(ModelCall(int(x.shape[0]), tuple(x.shape),
-                                           [float(v) for v in t.flatten().tolist()],
-                                           time.perf_counter() - t0))
+            call = ModelCall(int(x.shape[0]), tuple(x.shape), [float(v) for v in t.flatten().tolist()],
+                             time.perf_counter() - t0)
+            if counter.keep_tensors:
+                call.x = x.detach().float().clone()
+                call.out = out.detach().float().clone()
+            counter.calls.append(call)
             return out
 
         mb.BaseModel.apply_model = apply_model
@@ -698,8 +708,8 @@ class ComfyHarness:
                                                  cache_args={"lru": 0, "ram": 0.0})
         return self.execution.PromptExecutor(self.server)
 
-    def count_model_calls(self) -> ModelCallCounter:
-        return ModelCallCounter()
+    def count_model_calls(self, keep_tensors: bool = False) -> ModelCallCounter:
+        return ModelCallCounter(keep_tensors=keep_tensors)
 
     def write_input_image(self, name: str, image, mask=None) -> str:
         """Write a PNG into the input dir for LoadImage. image: [H,W,3] or [1,H,W,3] float 0..1;

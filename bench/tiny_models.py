@@ -66,8 +66,10 @@ def mmdit_kwargs(depth: int = 2, pos_embed_max_size: int = 64,
     )
 
 
-def _fill(shapes: dict, seed: int, std_scale: float = 1.0, relu_gain: bool = False) -> dict:
-    """Deterministic weights for a {key: shape} dict."""
+def _fill(shapes: dict, seed: int, std_scale: float = 1.0, relu_gain: bool = False,
+          dtype: torch.dtype = torch.float32) -> dict:
+    """Deterministic weights for a {key: shape} dict, drawn in float32 and cast to `dtype` one
+    tensor at a time (so a 0.5 B-parameter bf16 model never holds a float32 copy in memory)."""
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     out = {}
     for k in sorted(shapes):
@@ -85,7 +87,8 @@ def _fill(shapes: dict, seed: int, std_scale: float = 1.0, relu_gain: bool = Fal
             fan_in = int(math.prod(shape[1:]))
             std = (math.sqrt(2.0) if relu_gain else 1.0) / math.sqrt(fan_in)
             out[k] = torch.randn(shape, generator=g) * (std * std_scale)
-    return {k: v.float().contiguous() for k, v in out.items()}
+        out[k] = out[k].to(dtype).contiguous()
+    return out
 
 
 def mmdit_shapes(depth: int = 2, pos_embed_max_size: int = 64,

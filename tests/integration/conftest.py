@@ -118,3 +118,31 @@ def model_calls(comfy_host):
     .ms_per_call(skip_first), .reset()."""
     with comfy_host.count_model_calls() as counter:
         yield counter
+
+
+def _tiny_family(comfy_host, family):
+    from bench import tiny_families
+    files = tiny_families.write_tiny_family(comfy_host.models_dir, family)
+    comfy_host.timings[f"tiny {family}: build s"] = files.build_seconds
+    return files
+
+
+@pytest.fixture(scope="session")
+def tiny_flux(comfy_host):
+    """tiny_families.TinyFamilyFiles: FLUX.1-dev-detected model (1 double + 1 single block, bf16,
+    diffusion_models/tiny_flux.safetensors) and its 16-channel TAESD (vae/tiny_flux_vae.safetensors)."""
+    return _tiny_family(comfy_host, "flux")
+
+
+@pytest.fixture(scope="session")
+def tiny_sd15(comfy_host):
+    """tiny_families.TinyFamilyFiles: SD1.5-detected one-level UNet + 4-channel TAESD in
+    checkpoints/tiny_sd15.safetensors."""
+    return _tiny_family(comfy_host, "sd15")
+
+
+@pytest.fixture(scope="session")
+def tiny_lumina2(comfy_host):
+    """tiny_families.TinyFamilyFiles: Lumina 2 (1 layer, bf16, diffusion_models/tiny_lumina2.safetensors)
+    with the Flux TAESD as VAE."""
+    return _tiny_family(comfy_host, "lumina2")

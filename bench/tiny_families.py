@@ -1,0 +1,226 @@
+"""Tiny random-weight models of more families (Flux.1, SD1.5, Lumina 2), written at test time.
+
+Each diffusion model is built by ComfyUI itself: a skeleton of the few keys that ComfyUI's
+`model_detection` reads (meta tensors, no memory) is detected, the detected model config builds
+its model on device="meta" (`model_config.get_model(..., device="meta")`), and the resulting
+{key: shape} is filled deterministically (tiny_models._fill). The written file is then checked
+to be detected again as the same family with the same config (`check_detection`), so whatever a
+ComfyUI version derives from the keys, the file matches it. Nothing binary is committed.
+
+Families and the keys their detection needs (ComfyUI 0.3.64 and 0.8.0):
+- Flux.1 dev: `double_blocks.0.img_attn.norm.key_norm.scale` + `img_in.weight`; detection fixes
+  hidden 3072 / 24 heads, so one double + one single block with guidance embedding is ~545 M
+  parameters. Saved in bf16 (~1.1 GB). VAE: 16-channel TAESD with Flux's scale/shift.
+- SD1.5: `input_blocks.0.0.weight` with model channels 320 and context 768 (SD15 config); one
+  level (one res block + one transformer) plus the middle block, ~26 M parameters. Checkpoint
+  with a 4-channel TAESD (SD1.5 scale 0.18215) as its VAE.
+- Lumina 2: `cap_embedder.1.weight` [2304, 2304]; detection fixes dim 2304 / 24 heads and the
+  model keeps 2 noise + 2 context refiner blocks, so one layer is ~427 M parameters. Flux latent
+  format, so the Flux TAESD is its VAE.
+
+Needs ComfyUI importable (comfy_harness.bootstrap() or import_comfy()). No pytest import.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from bench import tiny_models
+
+FLUX_CONTEXT_DIM = 4096     # T5-XXL
+FLUX_POOLED_DIM = 768       # CLIP-L pooled
+FLUX_TOKENS = 256           # FLUX.1 dev T5 length in ComfyUI
+FLUX_HIDDEN = 3072
+FLUX_VAE_SCALE = 0.3611     # latent_formats.Flux
+FLUX_VAE_SHIFT = 0.1159
+SD15_CONTEXT_DIM = 768      # CLIP-L
+SD15_TOKENS = 77
+SD15_VAE_SCALE = 0.18215    # latent_formats.SD15
+LUMINA2_CAP_DIM = 2304      # Gemma-2-2B hidden size
+LUMINA2_DIM = 2304
+LUMINA2_TOKENS = 64
+
+FAMILIES = ("flux", "sd15", "lumina2")
+
+
+# --------------------------------------------------------------------------- detection
+
+def _meta(shapes: dict) -> dict:
+    return {k: torch.empty(tuple(s), device="meta") for k, s in shapes.items()}
+
+
+def flux_skeleton(double_blocks: int = 1, single_blocks: int = 1, guidance: bool = True) -> dict:
+    """The keys/shapes Flux detection reads (FLUX.1 dev when guidance, else schnell)."""
+    sk = {
+        "img_in.weight": (FLUX_HIDDEN, 16 * 2 * 2),
+        "txt_in.weight": (FLUX_HIDDEN, FLUX_CONTEXT_DIM),
+        "vector_in.in_layer.weight": (FLUX_HIDDEN, FLUX_POOLED_DIM),
+    }
+    for i in range(double_blocks):
+        sk[f"double_blocks.{i}.img_attn.norm.key_norm.scale"] = (128,)
+    for i in range(single_blocks):
+        sk[f"single_blocks.{i}.norm.key_norm.scale"] = (128,)
+    if guidance:
+        sk["guidance_in.in_layer.weight"] = (FLUX_HIDDEN, 256)
+    return sk
+
+
+def lumina2_skeleton(layers: int = 1) -> dict:
+    sk = {"cap_embedder.1.weight": (LUMINA2_DIM, LUMINA2_CAP_DIM)}
+    for i in range(layers):
+        sk[f"layers.{i}.attention.qkv.weight"] = (1, 1)
+    return sk
+
+
+def sd15_unet_config() -> dict:
+    """The unet_config ComfyUI's UNet detection returns for the one-level SD1.5 UNet below."""
+    return {
+        "use_checkpoint": False, "image_size": 32, "use_spatial_transformer": True, "legacy": False,
+        "adm_in_channels": None, "in_channels": 4, "out_channels": 4, "model_channels": 320,
+        "num_res_blocks": [1], "transformer_depth": [1], "transformer_depth_output": [1, 1],
+        "channel_mult": [1], "transformer_depth_middle": 1, "use_linear_in_transformer": False,
+        "context_dim": SD15_CONTEXT_DIM, "use_temporal_resblock": False, "use_temporal_attention": False,
+    }
+
+
+def detect(state_dict: dict):
+    """ComfyUI's own detection: the model config (supported_models class instance) or None."""
+    import comfy.model_detection as md
+    return md.model_config_from_unet(state_dict, "")
+
+
+def shapes_from_config(model_config) -> dict:
+    """{bare key: shape} of the diffusion model that model_config builds (on the meta device)."""
+    model = model_config.get_model({}, "", device="meta")
+    return {k: tuple(v.shape) for k, v in model.diffusion_model.state_dict().items()}
+
+
+def family_config(family: str):
+    """(model_config, shapes) for a tiny model of `family`, as this ComfyUI detects/builds it."""
+    if family == "flux":
+        cfg = detect(_meta(flux_skeleton()))
+    elif family == "lumina2":
+        cfg = detect(_meta(lumina2_skeleton()))
+    elif family == "sd15":
+        import comfy.model_detection as md
+        cfg = md.model_config_from_unet_config(sd15_unet_config())
+    else:
+        raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
+    if cfg is None:
+        raise RuntimeError(f"ComfyUI did not detect the {family} skeleton")
+    return cfg, shapes_from_config(cfg)
+
+
+def check_detection(family: str, shapes: dict, expected_cfg) -> str:
+    """Detect the full key set again; raise unless it is the same class with the same unet_config.
+    Returns the detected class name."""
+    got = detect(_meta(shapes))
+    if got is None:
+        raise RuntimeError(f"{family}: the full state dict is not detected by ComfyUI")
+    if type(got) is not type(expected_cfg) or got.unet_config != expected_cfg.unet_config:
+        raise RuntimeError(f"{family}: detected {type(got).__name__} {got.unet_config}, "
+                           f"expected {type(expected_cfg).__name__} {expected_cfg.unet_config}")
+    return type(got).__name__
+
+
+# --------------------------------------------------------------------------- files
+
+@dataclasses.dataclass
+class TinyFamilyFiles:
+    family: str
+    detected: str                 # ComfyUI supported_models class name
+    unet_config: dict
+    ckpt_name: Optional[str]      # CheckpointLoaderSimple
+    unet_name: Optional[str]      # UNETLoader (diffusion_models/)
+    vae_name: Optional[str]       # VAELoader (vae/)
+    paths: dict                   # role -> Path
+    params: int                   # diffusion model parameters
+    vae_params: int
+    dtype: str
+    bytes: dict                   # role -> file size
+    build_seconds: float          # shapes + fill + save (0 when the files already existed)
+
+
+def write_tiny_family(models_dir, family: str, seed: int = 0, dtype: torch.dtype = None,
+                      name: Optional[str] = None, vae_name: Optional[str] = None,
+                      overwrite: bool = False) -> TinyFamilyFiles:
+    """Write the tiny model files of `family` under models_dir.
+
+    flux: diffusion_models/<name>.safetensors (bare keys, bf16) + vae/<vae_name> (Flux TAESD)
+    lumina2: diffusion_models/<name>.safetensors (bf16) + vae/<vae_name> (Flux TAESD)
+    sd15: checkpoints/<name>.safetensors (model.diffusion_model.* + first_stage_model.taesd_*)
+    """
+    t0 = time.perf_counter()
+    models_dir = Path(models_dir)
+    name = name or f"tiny_{family}"
+    if dtype is None:
+        dtype = torch.float32 if family == "sd15" else torch.bfloat16
+    cfg, shapes = family_config(family)
+    detected = check_detection(family, shapes, cfg)
+    params = sum(int(torch.Size(s).numel()) for s in shapes.values())
+    meta = {"ding_test_model": f"tiny_{family}", "seed": seed, "dtype": str(dtype)}
+    paths = {}
+    fname = f"{name}.safetensors"
+    if family in ("flux", "lumina2"):
+        vae_fname = vae_name or "tiny_flux_vae.safetensors"
+        paths["unet"] = models_dir / "diffusion_models" / fname
+        paths["vae"] = models_dir / "vae" / vae_fname
+        if overwrite or not paths["vae"].exists():
+            vae_sd = tiny_models.build_taesd_state_dict(seed + 1, 16, FLUX_VAE_SCALE, FLUX_VAE_SHIFT)
+            tiny_models._save(vae_sd, paths["vae"], {**meta, "ding_test_model": "tiny_flux_taesd"})
+        if overwrite or not paths["unet"].exists():
+            sd = tiny_models._fill(shapes, seed, dtype=dtype)
+            tiny_models._save(sd, paths["unet"], meta)
+            del sd
+        ckpt_name, unet_name, vae_file = None, fname, vae_fname
+    else:
+        paths["ckpt"] = models_dir / "checkpoints" / fname
+        if overwrite or not paths["ckpt"].exists():
+            sd = {tiny_models.CKPT_UNET_PREFIX + k: v for k, v in tiny_models._fill(shapes, seed, dtype=dtype).items()}
+            vae_sd = tiny_models.build_taesd_state_dict(seed + 1, 4, SD15_VAE_SCALE, 0.0)
+            sd.update({tiny_models.CKPT_VAE_PREFIX + k: v for k, v in vae_sd.items()})
+            tiny_models._save(sd, paths["ckpt"], meta)
+            del sd
+        ckpt_name, unet_name, vae_file = fname, None, None
+    lc = 16 if family in ("flux", "lumina2") else 4
+    vae_params = sum(int(torch.Size(s).numel()) for s in tiny_models.taesd_shapes(lc).values()) + 2
+    return TinyFamilyFiles(
+        family=family, detected=detected, unet_config=dict(cfg.unet_config),
+        ckpt_name=ckpt_name, unet_name=unet_name, vae_name=vae_file, paths=paths,
+        params=params, vae_params=vae_params, dtype=str(dtype).replace("torch.", ""),
+        bytes={k: p.stat().st_size for k, p in paths.items()},
+        build_seconds=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- conditioning
+
+def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None, batch: int = 1,
+                        scale: float = 1.0, guidance: float = 3.5) -> list:
+    """Hand-made CONDITIONING in each family's own text-encoder shapes (no text encoder):
+    sd3     [[ [B,T,4096], {"pooled_output": [B,2048]} ]]            (T default 154)
+    flux    [[ [B,T,4096], {"pooled_output": [B,768], "guidance": g} ]] (T default 256, T5-XXL + CLIP-L)
+    sd15    [[ [B,T,768], {} ]]                                       (T default 77, CLIP-L)
+    lumina2 [[ [B,T,2304], {"attention_mask": ones [B,T]} ]]          (T default 64, Gemma-2-2B;
+            its text encoder always returns the mask, and Lumina 2's model needs it for num_tokens)
+    """
+    if family == "sd3":
+        return tiny_models.sd3_conditioning(seed=seed, tokens=tokens or tiny_models.SD3_TOKENS,
+                                            batch=batch, scale=scale)
+    dims = {"flux": (FLUX_CONTEXT_DIM, FLUX_TOKENS), "sd15": (SD15_CONTEXT_DIM, SD15_TOKENS),
+            "lumina2": (LUMINA2_CAP_DIM, LUMINA2_TOKENS)}
+    if family not in dims:
+        raise ValueError(f"family: expected one of {('sd3',) + FAMILIES}, got {family!r}")
+    dim, default_tokens = dims[family]
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    cond = torch.randn(batch, tokens or default_tokens, dim, generator=g) * scale
+    extra = {}
+    if family == "flux":
+        extra = {"pooled_output": torch.randn(batch, FLUX_POOLED_DIM, generator=g) * scale,
+                 "guidance": float(guidance)}
+    elif family == "lumina2":
+        extra = {"attention_mask": torch.ones(batch, cond.shape[1], dtype=torch.long)}
+    return [[cond, extra]]
