@@ -197,3 +197,62 @@ def composite(original: torch.Tensor, generated: torch.Tensor, repaint: torch.Te
     blended = target + (generated - target) * alpha
     canvas[:, top:top + gh, left:left + gw] = torch.where(alpha > 0, blended, target)
     return canvas
+
+
+# --------------------------------------------------------------------------- video
+
+def latent_frame_spans(frames: int, time_ratio: int) -> list:
+    """Pixel frames each latent frame of a causal video VAE covers, as [start, stop) pairs.
+
+    Causal video VAEs (Wan 2.1 / 2.2: ``time_ratio`` 4) encode the first frame alone and
+    every following group of ``time_ratio`` frames into one latent frame: latent frame 0
+    covers pixel frame 0 and latent frame k >= 1 covers pixel frames
+    ``time_ratio*(k-1) + 1 .. time_ratio*k``. ``frames`` must be ``1 + time_ratio*n``.
+    """
+    frames, time_ratio = int(frames), int(time_ratio)
+    if time_ratio < 1:
+        raise ValueError(f"time_ratio must be >= 1, got {time_ratio}")
+    if frames < 1 or (frames - 1) % time_ratio:
+        raise ValueError(
+            f"a clip for this video VAE must have 1 + {time_ratio}*n frames "
+            f"(1, {1 + time_ratio}, {1 + 2 * time_ratio}, ...), got {frames}")
+    return [(0, 1)] + [(time_ratio * (k - 1) + 1, time_ratio * k + 1)
+                       for k in range(1, (frames - 1) // time_ratio + 1)]
+
+
+def video_latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int, int, int],
+                                  time_ratio: int, threshold: float = KEEP_THRESHOLD) -> torch.Tensor:
+    """Latent repaint mask [1, 1, T', h, w] of a clip from its pixel repaint masks [T, H, W].
+
+    The conservative rule in space and time: every pixel frame gets the image rule
+    (:func:`latent_mask_from_pixels`: antialiased resize of the keep mask, keep a cell
+    only above ``threshold``); a cell of latent frame k is then kept only when it is kept
+    in every pixel frame that latent frame covers (:func:`latent_frame_spans`), so a stroke
+    in a single pixel frame repaints the latent frame that holds it.
+    """
+    repaint = _as_batch_mask(repaint, "mask")
+    frames = repaint.shape[0]
+    t_lat, h, w = (int(s) for s in latent_size)
+    spans = latent_frame_spans(frames, time_ratio)
+    if len(spans) != t_lat:
+        raise ValueError(
+            f"{frames} pixel frames make {len(spans)} latent frames with time_ratio {time_ratio}, "
+            f"but the latent has {t_lat}")
+    per_frame = latent_mask_from_pixels(repaint, (h, w), threshold)[:, 0]  # [T, h, w]
+    out = torch.stack([per_frame[a:b].amax(dim=0) for a, b in spans])     # [T', h, w]
+    return out[None, None]
+
+
+def pixel_mask_from_video_latent(latent_repaint: torch.Tensor, time_ratio: int,
+                                 pixel_size: Tuple[int, int]) -> torch.Tensor:
+    """Per-frame pixel repaint mask [T, H, W] from a latent repaint mask [1, 1, T', h, w]:
+    each pixel frame takes the mask of the latent frame that covers it, nearest-neighbour
+    upsampled in space (the area the sampler really regenerates in that frame)."""
+    if latent_repaint.ndim != 5 or latent_repaint.shape[:2] != (1, 1):
+        raise ValueError(f"latent mask must be [1, 1, T', h, w], got {tuple(latent_repaint.shape)}")
+    t_lat = latent_repaint.shape[2]
+    frames = 1 + int(time_ratio) * (t_lat - 1)
+    spans = latent_frame_spans(frames, time_ratio)
+    index = torch.cat([torch.full((b - a,), k, dtype=torch.long) for k, (a, b) in enumerate(spans)])
+    per_frame = latent_repaint[0, 0].index_select(0, index.to(latent_repaint.device))  # [T, h, w]
+    return pixel_mask_from_latent(per_frame[:, None], pixel_size)
