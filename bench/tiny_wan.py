@@ -1,0 +1,293 @@
+"""Tiny random-weight Wan 2.1 text-to-video model and Wan 2.1 VAE, written at test time.
+
+Both are built from ComfyUI's own classes (comfy.ldm.wan.model.WanModel,
+comfy.ldm.wan.vae.WanVAE) on the meta device for their key layout, filled with
+deterministic weights and saved with safetensors; ComfyUI's own loaders detect them:
+
+* diffusion model (UNETLoader, bare keys): ``head.modulation`` makes model_detection say
+  image_model "wan2.1"; no ``img_emb.*`` / ``vace_*`` / ... keys makes it model_type "t2v",
+  so supported_models.WAN21_T2V: flow (CONST) sampling with shift 8.0, latent format Wan21.
+  num_heads = dim // 128, so dim 128 (one head) and one block is the smallest layout.
+* VAE (VAELoader): ``decoder.middle.0.residual.0.gamma`` without
+  ``decoder.upsamples.0.upsamples.0.residual.2.weight`` makes comfy.sd.VAE build the Wan 2.1
+  VAE (16 channels, 8x in space, 4x in time with the first frame alone). ComfyUI 0.3.64
+  fixes its width at dim 96 (127 M parameters), so that is the smallest one both supported
+  versions load; ComfyUI 0.8.0 reads dim from ``decoder.head.0.gamma``.
+
+The VAE's last encoder conv is calibrated so that a smooth test clip encodes to latents
+with Wan21's per-channel mean/std (model-space latents of mean ~0, std ~1), and its last
+decoder conv so that N(0, 1) model-space latents decode to pixels around 0.5 (std ~0.25).
+Random models do not reconstruct: check preservation in latent space.
+
+Needs ComfyUI importable (comfy_harness.bootstrap() or import_comfy() first).
+No pytest import: bench scripts use this module too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from bench.tiny_models import make_test_image, make_test_mask
+
+WAN_LATENT_CHANNELS = 16
+WAN_TEXT_DIM = 4096          # umt5-xxl width: text_embedding.0.weight [dim, 4096]
+WAN_HEAD_DIM = 128           # model_detection: num_heads = dim // 128
+WAN_VAE_DIM = 96             # the Wan 2.1 VAE width ComfyUI 0.3.64 hard-codes
+WAN_TIME_RATIO = 4           # pixel frames per latent frame (after the first)
+WAN_SPACE_RATIO = 8          # pixels per latent cell
+
+
+# --------------------------------------------------------------------------- diffusion model
+
+def wan_kwargs(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1) -> dict:
+    """WanModel(**kwargs) exactly as model_detection rebuilds a Wan 2.1 t2v state dict."""
+    if dim % WAN_HEAD_DIM:
+        raise ValueError(f"dim must be a multiple of {WAN_HEAD_DIM} (heads of 128), got {dim}")
+    return dict(model_type="t2v", patch_size=(1, 2, 2), in_dim=WAN_LATENT_CHANNELS, dim=dim,
+                ffn_dim=ffn_dim, freq_dim=256, out_dim=WAN_LATENT_CHANNELS,
+                num_heads=dim // WAN_HEAD_DIM, num_layers=num_layers, window_size=(-1, -1),
+                qk_norm=True, cross_attn_norm=True, eps=1e-6, image_model="wan2.1")
+
+
+def wan_shapes(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1) -> dict:
+    """{bare key: shape} of ComfyUI's WanModel built on the meta device."""
+    import comfy.ops
+    from comfy.ldm.wan.model import WanModel
+    m = WanModel(**wan_kwargs(dim, ffn_dim, num_layers), device="meta", dtype=torch.float32,
+                 operations=comfy.ops.disable_weight_init)
+    return {k: tuple(v.shape) for k, v in m.state_dict().items()}
+
+
+def build_wan_state_dict(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1,
+                         seed: int = 0) -> dict:
+    """Bare-key (UNETLoader layout) Wan 2.1 t2v state dict, float32, deterministic: norm
+    weights 1 + small noise, biases small, matrices and modulations fan-in scaled."""
+    shapes = wan_shapes(dim, ffn_dim, num_layers)
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    out = {}
+    for k in sorted(shapes):
+        shape = shapes[k]
+        if k.endswith("bias"):
+            out[k] = torch.randn(shape, generator=g) * 0.02
+        elif len(shape) == 1:
+            out[k] = 1.0 + torch.randn(shape, generator=g) * 0.02
+        else:
+            out[k] = torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
+    return out
+
+
+def _save(sd: dict, path: Path, meta: dict):
+    from safetensors.torch import save_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(path),
+              metadata={k: str(v) for k, v in meta.items()})
+
+
+# --------------------------------------------------------------------------- VAE
+
+def _wan_vae_module(dim: int, device="meta"):
+    from comfy.ldm.wan.vae import WanVAE
+    with torch.device(device):
+        return WanVAE(dim=dim, z_dim=WAN_LATENT_CHANNELS, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
+                      attn_scales=[], temperal_downsample=[False, True, True], dropout=0.0)
+
+
+def wan_vae_shapes(dim: int = WAN_VAE_DIM) -> dict:
+    return {k: tuple(v.shape) for k, v in _wan_vae_module(dim).state_dict().items()}
+
+
+def _fill_vae(shapes: dict, seed: int) -> dict:
+    """RMS-norm gammas 1, small biases, fan-in-scaled conv / linear weights."""
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    out = {}
+    for k in sorted(shapes):
+        shape = shapes[k]
+        if k.endswith("gamma"):
+            out[k] = torch.ones(shape)
+        elif k.endswith("bias"):
+            out[k] = torch.randn(shape, generator=g) * 0.02
+        else:
+            out[k] = torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
+    return out
+
+
+def make_test_clip(frames: int = 5, width: int = 64, height: int = 64, seed: int = 0,
+                   shift: int = 2) -> torch.Tensor:
+    """Smooth deterministic clip IMAGE [T, H, W, 3] in 0..1: one low-frequency image panning
+    ``shift`` pixels to the right per frame."""
+    wide = make_test_image(width + shift * max(0, frames - 1), height, seed=seed)[0]
+    return torch.stack([wide[:, f * shift:f * shift + width] for f in range(frames)]).contiguous()
+
+
+def _calibrate_conv(conv, outputs: list, rows: slice, target_mean: torch.Tensor,
+                    target_std: torch.Tensor):
+    """Rescale conv output channels ``rows`` so the recorded outputs get the target stats."""
+    o = torch.cat([x[:, rows].movedim(1, 0).reshape(rows.stop - rows.start, -1) for x in outputs], 1)
+    b = conv.bias.data[rows]
+    raw = o - b[:, None]
+    a = target_std / raw.std(dim=1).clamp_min(1e-6)
+    conv.weight.data[rows] *= a.view(-1, *([1] * (conv.weight.ndim - 1)))
+    conv.bias.data[rows] = target_mean - a * raw.mean(dim=1)
+
+
+def build_wan_vae_state_dict(seed: int = 0, dim: int = WAN_VAE_DIM, calibrate: bool = True) -> dict:
+    """Random Wan 2.1 VAE state dict (VAELoader layout), float32."""
+    sd = _fill_vae(wan_vae_shapes(dim), seed)
+    if not calibrate:
+        return sd
+    from comfy.latent_formats import Wan21
+    fmt = Wan21()
+    mean = fmt.latents_mean.flatten().float()
+    std = fmt.latents_std.flatten().float()
+    vae = _wan_vae_module(dim, device="cpu")
+    vae.load_state_dict(sd)
+    vae.eval()
+    seen = []
+    with torch.inference_mode(False), torch.no_grad():
+        hook = vae.conv1.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
+        clip = make_test_clip(5, 64, 64, seed=12345).movedim(-1, 0)[None] * 2 - 1  # [1,3,T,H,W] in -1..1
+        vae.encode(clip)
+        hook.remove()
+        _calibrate_conv(vae.conv1, seen, slice(0, WAN_LATENT_CHANNELS), mean, std)
+        seen.clear()
+        head = vae.decoder.head[-1]
+        hook = head.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
+        g = torch.Generator(device="cpu").manual_seed(12345)
+        z = torch.randn(1, WAN_LATENT_CHANNELS, 2, 8, 8, generator=g) * std.view(1, -1, 1, 1, 1) \
+            + mean.view(1, -1, 1, 1, 1)
+        vae.decode(z)
+        hook.remove()
+        _calibrate_conv(head, seen, slice(0, 3), torch.zeros(3), torch.full((3,), 0.5))
+    return {k: v.detach().clone().contiguous() for k, v in vae.state_dict().items()}
+
+
+# --------------------------------------------------------------------------- files
+
+@dataclasses.dataclass
+class TinyWanFiles:
+    unet_name: str                # UNETLoader.unet_name (diffusion_models/)
+    vae_name: str                 # VAELoader.vae_name (vae/)
+    unet_path: Path
+    vae_path: Path
+    dim: int
+    ffn_dim: int
+    num_layers: int
+    vae_dim: int
+    unet_params: int
+    vae_params: int
+    bytes: dict                   # file -> size
+    build_seconds: float
+
+
+def write_tiny_wan(models_dir, name: str = "tiny_wan21", dim: int = 128, ffn_dim: int = 256,
+                   num_layers: int = 1, seed: int = 0, vae_seed: Optional[int] = None,
+                   vae_dim: int = WAN_VAE_DIM, vae_dtype: torch.dtype = torch.float16,
+                   overwrite: bool = False) -> TinyWanFiles:
+    """Write diffusion_models/<name>.safetensors (bare WanModel keys) and
+    vae/<name>_vae.safetensors (Wan 2.1 VAE, stored in ``vae_dtype`` to halve the file;
+    ComfyUI casts it to its VAE dtype on load) under ``models_dir``."""
+    import time
+    t0 = time.perf_counter()
+    models_dir = Path(models_dir)
+    vae_seed = seed + 1 if vae_seed is None else vae_seed
+    unet_path = models_dir / "diffusion_models" / f"{name}.safetensors"
+    vae_path = models_dir / "vae" / f"{name}_vae.safetensors"
+    meta = {"ding_test_model": "tiny_wan21", "dim": dim, "ffn_dim": ffn_dim,
+            "num_layers": num_layers, "seed": seed, "vae_seed": vae_seed, "vae_dim": vae_dim}
+    shapes = wan_shapes(dim, ffn_dim, num_layers)
+    unet_params = sum(math.prod(s) for s in shapes.values())
+    if overwrite or not unet_path.exists():
+        _save(build_wan_state_dict(dim, ffn_dim, num_layers, seed), unet_path, meta)
+    vae_params = sum(math.prod(s) for s in wan_vae_shapes(vae_dim).values())
+    if overwrite or not vae_path.exists():
+        vae_sd = build_wan_vae_state_dict(vae_seed, vae_dim)
+        _save({k: v.to(vae_dtype) for k, v in vae_sd.items()}, vae_path, meta)
+    return TinyWanFiles(unet_name=unet_path.name, vae_name=vae_path.name, unet_path=unet_path,
+                        vae_path=vae_path, dim=dim, ffn_dim=ffn_dim, num_layers=num_layers,
+                        vae_dim=vae_dim, unet_params=unet_params, vae_params=vae_params,
+                        bytes={str(p): p.stat().st_size for p in (unet_path, vae_path)},
+                        build_seconds=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- inputs
+
+def wan_conditioning(seed: int = 0, tokens: int = 32, batch: int = 1, scale: float = 1.0) -> list:
+    """Hand-made Wan CONDITIONING (umt5-xxl shaped): [[cross_attn [B, tokens, 4096], {}]]."""
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    return [[torch.randn(batch, tokens, WAN_TEXT_DIM, generator=g) * scale, {}]]
+
+
+def make_clip_masks(frames: int = 5, width: int = 64, height: int = 64, kind: str = "rect",
+                    x: int = 16, y: int = 16, w: int = 24, h: int = 24, stroke_width: int = 3,
+                    only_frame: int = -1) -> torch.Tensor:
+    """MASK [T, H, W] (1 = repaint): the tiny_models.make_test_mask shape in every frame,
+    or only in frame ``only_frame`` (>= 0), the others empty."""
+    one = make_test_mask(width, height, kind=kind, x=x, y=y, w=w, h=h, stroke_width=stroke_width)[0]
+    m = one.expand(frames, -1, -1).clone()
+    if only_frame >= 0:
+        if only_frame >= frames:
+            raise ValueError(f"only_frame {only_frame} is not a frame of a {frames}-frame clip")
+        keep = torch.zeros(frames, 1, 1)
+        keep[only_frame] = 1
+        m = m * keep
+    return m
+
+
+def make_test_nodes() -> dict:
+    """TEST-ONLY node classes (register them yourself): a clip with per-frame masks and
+    Wan-shaped conditioning."""
+
+    class DInGTestClipMask:
+        """TEST ONLY: a panning smooth clip IMAGE [T, H, W, 3] and its MASK: one mask for all
+        frames (mask_frames 'one') or one per frame ('per_frame'), or a mask in a single frame."""
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {
+                "frames": ("INT", {"default": 5, "min": 1, "max": 1024}),
+                "width": ("INT", {"default": 64, "min": 8, "max": 4096, "step": 8}),
+                "height": ("INT", {"default": 64, "min": 8, "max": 4096, "step": 8}),
+                "seed": ("INT", {"default": 0, "min": 0, "max": 2**63 - 1}),
+                "mask_kind": (["rect", "stroke", "none", "full"],),
+                "mask_frames": (["one", "per_frame"],),
+                "only_frame": ("INT", {"default": -1, "min": -1, "max": 1024}),
+                "x": ("INT", {"default": 16, "min": 0, "max": 4096}),
+                "y": ("INT", {"default": 16, "min": 0, "max": 4096}),
+                "w": ("INT", {"default": 24, "min": 0, "max": 4096}),
+                "h": ("INT", {"default": 24, "min": 0, "max": 4096}),
+                "stroke_width": ("INT", {"default": 3, "min": 1, "max": 256}),
+            }}
+        RETURN_TYPES = ("IMAGE", "MASK")
+        FUNCTION = "make"
+        CATEGORY = "ding_test"
+
+        def make(self, frames, width, height, seed, mask_kind, mask_frames, only_frame,
+                 x, y, w, h, stroke_width):
+            clip = make_test_clip(frames, width, height, seed=seed)
+            masks = make_clip_masks(frames, width, height, mask_kind, x, y, w, h, stroke_width,
+                                    only_frame)
+            if mask_frames == "one":
+                if only_frame >= 0:
+                    raise ValueError("mask_frames 'one' cannot have only_frame")
+                masks = masks[:1]
+            return (clip, masks)
+
+    class DInGTestWanConditioning:
+        """TEST ONLY: Wan-shaped CONDITIONING from a seed (no umt5-xxl needed)."""
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {
+                "seed": ("INT", {"default": 0, "min": 0, "max": 2**63 - 1}),
+                "tokens": ("INT", {"default": 32, "min": 1, "max": 512}),
+            }}
+        RETURN_TYPES = ("CONDITIONING",)
+        FUNCTION = "make"
+        CATEGORY = "ding_test"
+
+        def make(self, seed, tokens):
+            return (wan_conditioning(seed=seed, tokens=tokens),)
+
+    return {"DInGTestClipMask": DInGTestClipMask, "DInGTestWanConditioning": DInGTestWanConditioning}
