@@ -230,7 +230,7 @@ def video_latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int,
     in every pixel frame that latent frame covers (:func:`latent_frame_spans`), so a stroke
     in a single pixel frame repaints the latent frame that holds it.
     """
-    repaint = _as_batch_mask(repaint, "mask")
+    repaint = batch_masks(repaint, "mask")
     frames = repaint.shape[0]
     t_lat, h, w = (int(s) for s in latent_size)
     spans = latent_frame_spans(frames, time_ratio)

@@ -17,6 +17,7 @@ from ..ding_sampler.masks import (
     soft_latent_mask_from_pixels,
 )
 from .schema import node_schema
+from .video import encode_clip, video_time_ratio
 
 MAX_PIXELS = 4096
 MASK_MODES = ["hard", "soft"]
@@ -40,9 +41,11 @@ class DInGInpaintEncode(io.ComfyNode):
             search_aliases=["inpaint", "outpaint", "mask", "vae encode", "ding"],
             inputs=[
                 io.Image.Input("pixels", tooltip="The image to inpaint (the original; the masked area may "
-                                                 "hold anything)."),
+                                                 "hold anything). With a video VAE (Wan): the frames of one "
+                                                 "clip, 1 + 4n of them (5, 9, ..., 81)."),
                 io.Mask.Input("mask", tooltip="Area to repaint (1 = repaint), e.g. LoadImage's mask from the "
-                                              "mask editor. One mask for the whole batch or one per image."),
+                                              "mask editor. One mask for the whole batch or one per image "
+                                              "(one per frame of a clip)."),
                 io.Vae.Input("vae", tooltip="The VAE of the model you sample with."),
                 io.Int.Input("grow_mask_by", default=6, min=0, max=256, step=1,
                              tooltip="Grow the repaint area by this many pixels before it is moved to the "
@@ -57,10 +60,11 @@ class DInGInpaintEncode(io.ComfyNode):
             outputs=[
                 io.Latent.Output("latent", display_name="latent",
                                  tooltip="VAE latent of the original with a latent-resolution noise_mask "
-                                         "(1 = repaint) for DInG KSampler / DInG SAMPLER."),
+                                         "(1 = repaint) for DInG KSampler / DInG SAMPLER. For a clip: one "
+                                         "5-D latent; a latent frame is repainted where any frame it covers is."),
                 io.Mask.Output("repaint_mask", display_name="repaint_mask",
                                tooltip="The pixel area that will really be repainted (the latent mask at "
-                                       "pixel size), for DInG Composite."),
+                                       "pixel size; one per frame for a clip), for DInG Composite."),
             ],
         )
 
@@ -81,6 +85,9 @@ class DInGInpaintEncode(io.ComfyNode):
         if not bool((repaint > 0).any()):
             raise ValueError("mask is empty: nothing in the image is marked for repainting. " + EMPTY_MASK_HELP)
         repaint = dilate(repaint, int(grow_mask_by))
+        time_ratio = video_time_ratio(vae)
+        if time_ratio is not None:  # video VAE (Wan): the batch is the frames of one clip
+            return io.NodeOutput(*encode_clip(pixels, repaint, vae, time_ratio))
 
         (top, left), (crop_h, crop_w) = crop_offsets((height, width), ratio)
         crop = pixels[:, top:top + crop_h, left:left + crop_w, :3]
