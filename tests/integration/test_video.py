@@ -247,6 +247,31 @@ def test_wan_shift_drives_the_schedule(comfy_host, tiny_wan_files, run_prompt, m
         assert model_calls.sigmas[1] == pytest.approx(s * t / (1 + (s - 1) * t), abs=2e-3), shift
 
 
+def test_ding_sampler_in_sampler_custom_advanced(comfy_host, tiny_wan_files, run_prompt, model_calls):
+    """DInG Sampler (SAMPLER) on the 5-D latent through SamplerCustomAdvanced, with the schedule
+    of a ModelSamplingSD3 shift and BasicScheduler."""
+    prompt = video_prompt(tiny_wan_files, shift=5.0)
+    prompt.pop("ding")
+    prompt.update({
+        "guider": {"class_type": "CFGGuider", "inputs": {"model": ["shift", 0], "positive": ["pos", 0],
+                                                          "negative": ["neg", 0], "cfg": 3.0}},
+        "sampler": {"class_type": "DInGSampler", "inputs": {"variant": "ding", "obs_std": OBS_STD, "eta": "square"}},
+        "sched": {"class_type": "BasicScheduler", "inputs": {"model": ["shift", 0], "scheduler": "simple",
+                                                              "steps": STEPS, "denoise": 1.0}},
+        "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": 5}},
+        "ding": {"class_type": "SamplerCustomAdvanced", "inputs": {
+            "noise": ["noise", 0], "guider": ["guider", 0], "sampler": ["sampler", 0],
+            "sigmas": ["sched", 0], "latent_image": ["enc", 0]}},
+    })
+    cap = run_prompt(prompt)["captured"]
+    assert model_calls.count == 2 * STEPS - 1
+    t = 1 - 1 / STEPS
+    assert sorted(set(model_calls.sigmas), reverse=True)[1] == pytest.approx(5 * t / (1 + 4 * t), abs=2e-3)
+    assert cap["latent"]["samples"].shape == (1, 16, 2, 8, 8)
+    kept, free, _ = kept_and_free(cap)
+    assert kept.abs().max().item() <= OBS_STD and free.abs().mean().item() > 0.1
+
+
 def test_preview_and_cancel_on_video_latents(comfy_host, tiny_wan_files, wan, model_calls):
     import comfy.model_management as mm
     import latent_preview
