@@ -291,3 +291,26 @@ def make_test_nodes() -> dict:
             return (wan_conditioning(seed=seed, tokens=tokens),)
 
     return {"DInGTestClipMask": DInGTestClipMask, "DInGTestWanConditioning": DInGTestWanConditioning}
+
+
+def write_test_video(path, frames: torch.Tensor, fps: int = 16) -> Path:
+    """Write an IMAGE [T, H, W, 3] (0..1) as an H.264 (or MPEG-4 part 2) .mp4 with PyAV, a
+    ComfyUI dependency, for Load Video. Lossy: threshold masks read back from it."""
+    import av
+    import numpy as np
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = (frames.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    with av.open(str(path), mode="w") as container:
+        try:
+            stream = container.add_stream("libx264", rate=fps)
+        except Exception:  # noqa: BLE001  (a PyAV build without libx264)
+            stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height = int(arr.shape[2]), int(arr.shape[1])
+        stream.pix_fmt = "yuv420p"
+        for f in arr:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
