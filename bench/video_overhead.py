@@ -16,10 +16,12 @@ The latent is a clip's Wan latent [1, 16, T', h, w] (random values; no VAE neede
 space-time mask from ding_sampler.masks.video_latent_mask_from_pixels. The methods run
 interleaved in a rotated order each repetition; figures are medians. Ratios printed:
 wall = ratio of median wall times; paired = median of per-repetition ratios; min = ratio
-of the fastest runs; CPU = ratio of median process CPU times (time.process_time: less
-sensitive to other jobs on a shared machine than wall time); net-norm =
-1 + (time outside the network, A - B) / wall B, i.e. the sampler's own time with the same
-network work counted once (time inside comfy.model_base.BaseModel.apply_model is the network).
+of the fastest runs; CPU = ratio of median CPU times of the calling thread
+(time.thread_time; torch runs single-threaded here, so this is all the work, and time the
+thread spends preempted by other jobs on a shared machine is not counted);
+net-norm = 1 + (A - B outside the network) / B, in thread CPU time: the sampler's own time
+with the same network work counted once (the network = time inside
+comfy.model_base.BaseModel.apply_model). The verdict uses net-norm.
 """
 from __future__ import annotations
 
@@ -38,6 +40,31 @@ if str(REPO) not in sys.path:
 SEED = 7
 CFG = 3.0
 OBS_STD = 0.01
+
+
+class NetworkCPU:
+    """Thread CPU time spent inside comfy.model_base.BaseModel.apply_model (the network)."""
+
+    def __enter__(self):
+        import comfy.model_base as mb
+        self.seconds = 0.0
+        self._orig = orig = mb.BaseModel.apply_model
+        outer = self
+
+        def apply_model(model_self, *a, **kw):
+            t0 = time.thread_time()
+            try:
+                return orig(model_self, *a, **kw)
+            finally:
+                outer.seconds += time.thread_time() - t0
+
+        mb.BaseModel.apply_model = apply_model
+        return self
+
+    def __exit__(self, *exc):
+        import comfy.model_base as mb
+        mb.BaseModel.apply_model = self._orig
+        return False
 
 
 def _latent(frames: int, size: int, seed: int = 0):
@@ -60,11 +87,14 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=128, help="frame side in pixels; default 128")
     ap.add_argument("--dim", type=int, default=128, help="Wan hidden size (multiple of 128)")
     ap.add_argument("--layers", type=int, default=1, help="Wan blocks")
-    ap.add_argument("--steps", type=int, default=None, help="DInG steps S (default 10, quick 5)")
-    ap.add_argument("--reps", type=int, default=None, help="timed repetitions (default 15, quick 5)")
+    ap.add_argument("--steps", type=int, default=None, help="DInG steps S (default 25, as in the shipped Wan workflow; quick 5)")
+    ap.add_argument("--reps", type=int, default=None, help="timed repetitions (default 21, quick 5)")
+    ap.add_argument("--null-network", action="store_true",
+                    help="diagnosis: BaseModel.apply_model returns zeros at once, so every figure is "
+                         "the samplers' and ComfyUI's own time (the absolute overhead per run)")
     args = ap.parse_args(argv)
-    steps = args.steps or (5 if args.quick else 10)
-    reps = args.reps or (5 if args.quick else 15)
+    steps = args.steps or (5 if args.quick else 25)
+    reps = args.reps or (5 if args.quick else 21)
 
     from bench import comfy_harness, tiny_wan
     reason = comfy_harness.unavailable_reason()
@@ -106,15 +136,20 @@ def main(argv=None) -> int:
         f"euler+mask {steps}": (euler(steps, masked), steps),
     }
     names = list(methods)
+    if args.null_network:
+        import comfy.model_base as mb
+        mb.BaseModel.apply_model = lambda self, x, t, *a, **kw: torch.zeros_like(x)
     wall = {k: [] for k in names}
     net = {k: [] for k in names}
     cpu = {k: [] for k in names}
+    net_cpu = {k: [] for k in names}
     print("== video overhead: DInG vs KSampler euler at equal model calls (one process, interleaved) ==")
     print(f"  torch {torch.__version__}, threads {torch.get_num_threads()}, ComfyUI {h.comfyui_path}")
     print(f"  tiny Wan 2.1 t2v dim {args.dim}, {args.layers} block(s), {files.unet_params / 1e6:.2f} M params; "
           f"clip {args.frames} frames {args.size}x{args.size} -> latent {list(samples.shape)}, "
           f"kept fraction {1 - float(noise_mask.mean()):.2f}; cfg {CFG} (batch 2 per call), "
-          f"{steps} DInG steps, {reps} timed repetitions")
+          f"{steps} DInG steps, {reps} timed repetitions"
+          + ("; NULL NETWORK (apply_model returns zeros): sampler + ComfyUI time only" if args.null_network else ""))
     for k, (fn, calls) in methods.items():  # warm-up + call-count check
         with h.count_model_calls() as c:
             fn()
@@ -125,28 +160,34 @@ def main(argv=None) -> int:
         order = names[r % len(names):] + names[:r % len(names)]
         for k in order:
             fn, _ = methods[k]
-            with h.count_model_calls() as c:
-                c0, t0 = time.process_time(), time.perf_counter()
+            with h.count_model_calls() as c, NetworkCPU() as nc:
+                c0, t0 = time.thread_time(), time.perf_counter()
                 fn()
                 dt = time.perf_counter() - t0
-                cpu[k].append(time.process_time() - c0)
+                cpu[k].append(time.thread_time() - c0)
             wall[k].append(dt)
             net[k].append(c.total_seconds)
+            net_cpu[k].append(nc.seconds)
     print(f"  measured in {time.perf_counter() - t_start:.1f} s")
     med = {k: statistics.median(v) for k, v in wall.items()}
     outside = {k: statistics.median([w - n for w, n in zip(wall[k], net[k])]) for k in names}
-    print(f"\n  {'method':<18}{'calls':>6}{'wall ms':>10}{'min-max':>17}{'ms/call':>9}{'outside net ms':>16}")
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
+    cpu_outside = {k: statistics.median([c - n for c, n in zip(cpu[k], net_cpu[k])]) for k in names}
+    print(f"\n  {'method':<18}{'calls':>6}{'wall ms':>10}{'min-max':>17}{'ms/call':>9}{'outside net':>12}"
+          f"{'CPU ms':>9}{'CPU outside net':>17}")
     for k in names:
         calls = methods[k][1]
         print(f"  {k:<18}{calls:>6}{1000 * med[k]:>10.1f}{1000 * min(wall[k]):>8.1f}-{1000 * max(wall[k]):<8.1f}"
-              f"{1000 * med[k] / calls:>9.2f}{1000 * outside[k]:>16.2f}")
+              f"{1000 * med[k] / calls:>9.2f}{1000 * outside[k]:>12.2f}{1000 * cpu_med[k]:>9.1f}"
+              f"{1000 * cpu_outside[k]:>17.2f}")
+    print("  (ms, medians; outside net = wall time outside BaseModel.apply_model; CPU = thread CPU time)")
     print(f"\n  equal model calls: {'ratio A / B':<30}{'wall':>7}{'paired':>8}{'min':>7}{'CPU':>7}{'net-norm':>9}")
     verdict = []
     for a, b in ((f"ding {steps}", f"euler {n2}"), (f"ding {steps}", f"euler+mask {n2}"),
                  (f"ding1 {steps}", f"euler {steps}"), (f"ding1 {steps}", f"euler+mask {steps}")):
         paired = statistics.median([x / y for x, y in zip(wall[a], wall[b])])
-        netnorm = 1 + (outside[a] - outside[b]) / med[b]
-        cpu_ratio = statistics.median(cpu[a]) / statistics.median(cpu[b])
+        netnorm = 1 + (cpu_outside[a] - cpu_outside[b]) / cpu_med[b]
+        cpu_ratio = cpu_med[a] / cpu_med[b]
         print(f"  {'':<19}{a + ' / ' + b:<30}{med[a] / med[b]:>7.3f}{paired:>8.3f}"
               f"{min(wall[a]) / min(wall[b]):>7.3f}{cpu_ratio:>7.3f}{netnorm:>9.3f}")
         verdict.append((a, b, netnorm))
