@@ -221,7 +221,8 @@ def latent_frame_spans(frames: int, time_ratio: int) -> list:
 
 
 def video_latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int, int, int],
-                                  time_ratio: int, threshold: float = KEEP_THRESHOLD) -> torch.Tensor:
+                                  time_ratio: int, threshold: float = KEEP_THRESHOLD,
+                                  soft: bool = False) -> torch.Tensor:
     """Latent repaint mask [1, 1, T', h, w] of a clip from its pixel repaint masks [T, H, W].
 
     The conservative rule in space and time: every pixel frame gets the image rule
@@ -229,6 +230,9 @@ def video_latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int,
     only above ``threshold``); a cell of latent frame k is then kept only when it is kept
     in every pixel frame that latent frame covers (:func:`latent_frame_spans`), so a stroke
     in a single pixel frame repaints the latent frame that holds it.
+
+    ``soft``: per frame the soft rule (:func:`soft_latent_mask_from_pixels`, area-averaged
+    repaint weights) and, per latent frame, the largest weight over the frames it covers.
     """
     repaint = batch_masks(repaint, "mask")
     frames = repaint.shape[0]
@@ -238,7 +242,10 @@ def video_latent_mask_from_pixels(repaint: torch.Tensor, latent_size: Tuple[int,
         raise ValueError(
             f"{frames} pixel frames make {len(spans)} latent frames with time_ratio {time_ratio}, "
             f"but the latent has {t_lat}")
-    per_frame = latent_mask_from_pixels(repaint, (h, w), threshold)[:, 0]  # [T, h, w]
+    if soft:
+        per_frame = soft_latent_mask_from_pixels(repaint, (h, w))[:, 0]  # [T, h, w]
+    else:
+        per_frame = latent_mask_from_pixels(repaint, (h, w), threshold)[:, 0]
     out = torch.stack([per_frame[a:b].amax(dim=0) for a, b in spans])     # [T', h, w]
     return out[None, None]
 

@@ -87,7 +87,8 @@ class DInGInpaintEncode(io.ComfyNode):
         repaint = dilate(repaint, int(grow_mask_by))
         time_ratio = video_time_ratio(vae)
         if time_ratio is not None:  # video VAE (Wan): the batch is the frames of one clip
-            return io.NodeOutput(*encode_clip(pixels, repaint, vae, time_ratio))
+            return io.NodeOutput(*encode_clip(pixels, repaint, vae, time_ratio, mask_mode == "soft",
+                                              EMPTY_MASK_HELP))
 
         (top, left), (crop_h, crop_w) = crop_offsets((height, width), ratio)
         crop = pixels[:, top:top + crop_h, left:left + crop_w, :3]

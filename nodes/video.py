@@ -38,8 +38,10 @@ def video_time_ratio(vae) -> Optional[int]:
     return int(ratio)
 
 
-def encode_clip(pixels: torch.Tensor, repaint: torch.Tensor, vae, time_ratio: int):
-    """Encode a clip IMAGE [T, H, W, C] with per-frame repaint masks [T, H, W] (already grown).
+def encode_clip(pixels: torch.Tensor, repaint: torch.Tensor, vae, time_ratio: int, soft: bool = False,
+                empty_help: str = ""):
+    """Encode a clip IMAGE [T, H, W, C] with per-frame repaint masks [T, H, W] (already grown);
+    ``soft`` picks the soft (area-averaged) mask rule instead of the conservative one.
 
     Returns (LATENT with samples [1, C, T', h, w] and noise_mask [1, 1, T', h, w],
     per-frame pixel repaint MASK [T, H, W])."""
@@ -53,11 +55,15 @@ def encode_clip(pixels: torch.Tensor, repaint: torch.Tensor, vae, time_ratio: in
             f"with Image From Batch (length {1 + (frames - 1) // time_ratio * time_ratio})") from None
     ratio = int(vae.spacial_compression_encode())
     (top, left), (crop_h, crop_w) = crop_offsets((height, width), ratio)
+    repaint_crop = repaint[:, top:top + crop_h, left:left + crop_w]
+    if not bool((repaint_crop > 0).any()):
+        raise ValueError("mask only covers the edge that the VAE crops off (the frame size is not a multiple "
+                         f"of {ratio}): nothing to repaint. " + empty_help)
     samples = vae.encode(pixels[:, top:top + crop_h, left:left + crop_w, :3])
     if samples.ndim != 5:
         raise ValueError(f"the video VAE returned a latent of shape {tuple(samples.shape)}, expected 5-D")
-    latent_repaint = video_latent_mask_from_pixels(
-        repaint[:, top:top + crop_h, left:left + crop_w], tuple(samples.shape[-3:]), time_ratio)
+    latent_repaint = video_latent_mask_from_pixels(repaint_crop, tuple(samples.shape[-3:]), time_ratio,
+                                                   soft=soft)
     pixel_repaint = torch.zeros((frames, height, width), dtype=torch.float32)
     pixel_repaint[:, top:top + crop_h, left:left + crop_w] = pixel_mask_from_video_latent(
         latent_repaint, time_ratio, (crop_h, crop_w)).cpu()

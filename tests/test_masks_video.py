@@ -92,6 +92,20 @@ def test_soft_values_follow_threshold_in_every_frame():
     assert lat[0].sum() == 0
 
 
+def test_soft_rule_takes_the_largest_weight_over_covered_frames():
+    """Soft rule: area-averaged weights per frame (a grey value filling exactly one cell gives
+    that cell exactly its value), the largest over the frames of each latent frame."""
+    m = torch.zeros(9, H, W)
+    m[2, 16:24, 16:24] = 0.5   # cell (2, 2), latent frame 1
+    m[3, 16:24, 16:24] = 0.25  # same cell, same latent frame: the larger weight wins
+    m[6, 40:44, 40:48] = 1.0   # half of cell (5, 5), latent frame 2
+    lat = video_latent_mask_from_pixels(m, (3, *LATENT), 4, soft=True)[0, 0]
+    expected = torch.zeros(3, 8, 8)
+    expected[1, 2, 2] = 0.5
+    expected[2, 5, 5] = 0.5
+    assert torch.equal(lat, expected)
+
+
 def test_same_mask_every_frame_equals_image_rule():
     m = clip_with_stroke(5, range(5))
     lat = video_latent_mask_from_pixels(m, (2, *LATENT), 4)

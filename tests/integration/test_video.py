@@ -337,6 +337,25 @@ def test_bad_clips_are_named(comfy_host, wan, frames, masks, fragment):
         comfy_host.call_node("DInGInpaintEncode", pixels=clip, mask=mask, vae=vae, grow_mask_by=0)
 
 
+def test_soft_mask_mode_and_empty_mask_on_clips(comfy_host, wan):
+    _, vae = wan
+    clip = tiny_wan.make_test_clip(FRAMES, SIZE, SIZE)
+    grey = torch.zeros(FRAMES, SIZE, SIZE)
+    grey[2, 16:32, 16:32] = 0.5  # cells (2..3, 2..3) of latent frame 1, at half strength
+    latent, repaint = comfy_host.call_node("DInGInpaintEncode", pixels=clip, mask=grey, vae=vae, grow_mask_by=0,
+                                           mask_mode="soft")
+    nm = latent["noise_mask"][0, 0]
+    expected = torch.zeros(2, 8, 8)
+    expected[1, 2:4, 2:4] = 0.5
+    assert torch.equal(nm, expected)
+    assert repaint[1:].amax() == 0.5 and repaint[0].sum() == 0
+    hard, _ = comfy_host.call_node("DInGInpaintEncode", pixels=clip, mask=grey, vae=vae, grow_mask_by=0)
+    assert hard["noise_mask"][0, 0, 1, 2:4, 2:4].eq(1).all()
+    with pytest.raises(ValueError, match="mask is empty"):
+        comfy_host.call_node("DInGInpaintEncode", pixels=clip, mask=torch.zeros(1, SIZE, SIZE), vae=vae,
+                             grow_mask_by=0)
+
+
 def test_image_vae_keeps_4d_latents(comfy_host, tiny_sd3, wan):
     """An image VAE with the same batch of frames still encodes each frame as an image."""
     (_, _, vae) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
