@@ -66,6 +66,14 @@ NODE_SHAPES = {
     "DInGSampler": ([], [("SAMPLER", "SAMPLER")], ["variant", "obs_std", "eta"]),
     "DInGComposite": ([("original", "IMAGE"), ("generated", "IMAGE"), ("mask", "MASK")],
                       [("IMAGE", "IMAGE")], ["feather"]),
+    "CLIPLoader": ([], [("CLIP", "CLIP")], ["clip_name", "type", "device"]),
+    "LoadVideo": ([], [("VIDEO", "VIDEO")], ["file", "@upload"]),
+    "GetVideoComponents": ([("video", "VIDEO")], [("images", "IMAGE"), ("audio", "AUDIO"), ("fps", "FLOAT")], []),
+    "ImageFromBatch": ([("image", "IMAGE")], [("IMAGE", "IMAGE")], ["batch_index", "length"]),
+    "ImageScale": ([("image", "IMAGE")], [("IMAGE", "IMAGE")], ["upscale_method", "width", "height", "crop"]),
+    "ImageToMask": ([("image", "IMAGE")], [("MASK", "MASK")], ["channel"]),
+    "CreateVideo": ([("images", "IMAGE"), ("audio", "AUDIO")], [("VIDEO", "VIDEO")], ["fps"]),
+    "SaveVideo": ([("video", "VIDEO")], [], ["filename_prefix", "format", "codec"]),
     "MarkdownNote": ([], [], ["text"]),
 }
 FRONTEND_ONLY = {"MarkdownNote"}
@@ -81,6 +89,9 @@ SIZES = {
     "VAEDecode": (210, 46), "SaveImage": (280, 330), "DInGInpaintEncode": (280, 122),
     "DInGKSampler": (280, 310), "DInGSampler": (280, 106), "DInGComposite": (280, 102),
     "MarkdownNote": (280, 660),
+    "CLIPLoader": (225, 106), "LoadVideo": (225, 200), "GetVideoComponents": (225, 70),
+    "ImageFromBatch": (225, 82), "ImageScale": (225, 130), "ImageToMask": (225, 58),
+    "CreateVideo": (225, 90), "SaveVideo": (225, 430),
 }
 # The saved view, in screen pixels of a 1600x900 window: the graph's top-left corner goes to
 # VIEW_ORIGIN and everything must end inside VIEW_END. That region is visible in both
@@ -118,6 +129,18 @@ MODEL_FILES = {
     "ae.safetensors": (
         "vae",
         "https://huggingface.co/Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/ae.safetensors"),
+    "wan2.1_t2v_1.3B_fp16.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
+        "diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors"),
+    "umt5_xxl_fp8_e4m3fn_scaled.safetensors": (
+        "text_encoders",
+        "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
+        "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors"),
+    "wan_2.1_vae.safetensors": (
+        "vae",
+        "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/vae/"
+        "wan_2.1_vae.safetensors"),
 }
 # SD3.5 and Flux both use the CLIP-L text encoder; ComfyUI's templates call it
 # clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows.
@@ -279,6 +302,12 @@ INPUT_ORDER = {
     "DInGKSampler": ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative", "latent_image",
                      "denoise", "variant", "obs_std", "eta"],
     "DInGComposite": ["original", "generated", "mask", "feather"],
+    "CLIPLoader": ["clip_name", "type", "device"],
+    "ImageFromBatch": ["image", "batch_index", "length"],
+    "ImageScale": ["image", "upscale_method", "width", "height", "crop"],
+    "ImageToMask": ["image", "channel"],
+    "CreateVideo": ["images", "fps", "audio"],
+    "SaveVideo": ["video", "filename_prefix", "format", "codec"],
 }
 
 
@@ -299,6 +328,9 @@ DISPLAY_NAMES = {
     "SamplerCustomAdvanced": "SamplerCustomAdvanced", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
     "DInGInpaintEncode": "DInG Inpaint/Outpaint Encode", "DInGKSampler": "DInG Inpaint/Outpaint KSampler",
     "DInGSampler": "DInG Inpaint/Outpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint Composite",
+    "CLIPLoader": "Load CLIP", "LoadVideo": "Load Video", "GetVideoComponents": "Get Video Components",
+    "ImageFromBatch": "ImageFromBatch", "ImageScale": "Upscale Image", "ImageToMask": "Convert Image to Mask",
+    "CreateVideo": "Create Video", "SaveVideo": "Save Video",
 }
 
 # --------------------------------------------------------------------------- the workflows
@@ -497,8 +529,71 @@ def flux1_dev_inpaint() -> Graph:
     return g
 
 
+WAN_T2V = "wan2.1_t2v_1.3B_fp16.safetensors"
+WAN_TEXT = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+WAN_VAE = "wan_2.1_vae.safetensors"
+INPUT_VIDEO = "ding_video.mp4"            # the user's clip (uploaded in Load Video)
+INPUT_MASK_VIDEO = "ding_video_mask.mp4"  # white where the clip should change
+WAN_FRAMES = 33                           # Wan encodes 1 + 4n frames: about 2 s at 16 fps
+WAN_SIZE = (832, 480)                     # Wan 2.1 1.3B's resolution (480p)
+PROMPT_WAN = "an empty city street on a sunny day, parked cars, trees, smooth camera motion, high quality video"
+NEGATIVE_WAN = "blurry, distorted, flickering, low quality, watermark, text"
+
+
+def wan21_video_inpaint() -> Graph:
+    g = Graph("ding_wan21_video_inpaint", "Wan 2.1 video inpaint",
+              "33 frames | 25 steps | cfg 5 | ding")
+    x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
+    g.add(1, "UNETLoader", (x[1], 0), [WAN_T2V, "default"], size=(225, 82))
+    g.add(2, "CLIPLoader", (x[1], 115), [WAN_TEXT, "wan", "default"])
+    g.add(3, "VAELoader", (x[1], 255), [WAN_VAE], size=(225, 58))
+    g.add(4, "CLIPTextEncode", (x[1], 345), [PROMPT_WAN], title="Positive prompt (the scene)",
+          color=POSITIVE, size=(225, 140), inputs={"clip": (2, 0)})
+    g.add(5, "CLIPTextEncode", (x[1], 515), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
+          size=(225, 100), inputs={"clip": (2, 0)})
+    # the clip: frames 0 .. WAN_FRAMES-1 at Wan's size
+    g.add(6, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)")
+    g.add(7, "GetVideoComponents", (x[2], 235), [], inputs={"video": (6, 0)})
+    g.add(8, "ImageFromBatch", (x[2], 340), [0, WAN_FRAMES], inputs={"image": (7, 0)})
+    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *WAN_SIZE, "center"], inputs={"image": (8, 0)})
+    # the mask clip: the same frames at the same size, white = change
+    g.add(10, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)")
+    g.add(11, "GetVideoComponents", (x[3], 235), [], inputs={"video": (10, 0)})
+    g.add(12, "ImageFromBatch", (x[3], 340), [0, WAN_FRAMES], inputs={"image": (11, 0)})
+    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *WAN_SIZE, "center"], inputs={"image": (12, 0)})
+    g.add(14, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (13, 0)})
+    # DInG on Wan's own schedule (shift 8)
+    g.add(15, "ModelSamplingSD3", (x[4], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(225, 58),
+          inputs={"model": (1, 0)})
+    g.add(16, "DInGInpaintEncode", (x[4], 90), [8, "hard"], color=DING, size=(225, 122),
+          inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (3, 0)})
+    g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 25, 5.0, "simple", 1.0, "ding", 0.01, "square"],
+          color=DING, size=(225, 310),
+          inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
+    g.add(18, "VAEDecode", (x[4], 590), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
+    g.add(19, "DInGComposite", (x[5], 0), [8], color=DING, size=(225, 102),
+          inputs={"original": (9, 0), "generated": (18, 0), "mask": (16, 1)})
+    g.add(20, "CreateVideo", (x[5], 135), [16.0], inputs={"images": (19, 0), "audio": (7, 1)})
+    g.add(21, "SaveVideo", (x[5], 260), ["ding_video", "auto", "auto"], inputs={"video": (20, 0)})
+    g.add(22, "MarkdownNote", (x[0], 0), [
+        "## DInG video inpainting, Wan 2.1\n\n"
+        "Remove or replace an object in a clip with the base Wan 2.1 1.3B text-to-video model.\n\n"
+        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
+        "and length, white where the picture should change. One mask for all frames instead: "
+        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
+        "2. **ImageFromBatch** keeps 33 frames (Wan takes 1 + 4n: 17, 33, 49, 81); both clips "
+        "are scaled to 832x480.\n"
+        "3. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
+        "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
+        "the clip's (16 is Wan's).\n\n"
+        + _files_note([(WAN_T2V, "2.8 GB"), (WAN_TEXT, "6.7 GB"), (WAN_VAE, "254 MB")]) + "\n\n"
+        "`ding`, 25 steps: 49 model calls. Time grows with frames x pixels."],
+        title="Read me", color=NOTE, size=(250, 697))
+    return g
+
+
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint]
+             flux1_dev_inpaint, wan21_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

@@ -50,12 +50,14 @@ MODEL_WIDGETS = {
     ("DualCLIPLoader", "clip_name1"): "text_encoders",
     ("DualCLIPLoader", "clip_name2"): "text_encoders",
     ("VAELoader", "vae_name"): "vae",
+    ("CLIPLoader", "clip_name"): "text_encoders",
 }
 
 EXPECTED_WORKFLOWS = {
     "ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
-    "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint",
+    "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_wan21_video_inpaint",
 }
+VIDEO_WORKFLOWS = {"ding_wan21_video_inpaint"}  # clips in (Load Video), a video out (Save Video)
 
 UI_NODE_KEYS = {"id", "type", "pos", "size", "flags", "order", "mode", "inputs", "outputs",
                 "properties", "widgets_values"}
@@ -177,7 +179,8 @@ def test_node_types_are_ours_or_core(name):
     unknown = {n["type"] for n in ui["nodes"]} - allowed
     assert not unknown, f"node types outside the allow-list: {unknown}"
     types = {n["type"] for n in ui["nodes"]}
-    assert {"DInGInpaintEncode", "DInGComposite", "LoadImage", "SaveImage"} <= types
+    io_types = {"LoadVideo", "SaveVideo"} if name in VIDEO_WORKFLOWS else {"LoadImage", "SaveImage"}
+    assert {"DInGInpaintEncode", "DInGComposite"} | io_types <= types
     assert types & {"DInGKSampler", "DInGSampler"}
     for n in backend_nodes(ui):
         expected = "ding-inpaint" if n["type"] in OUR_NODE_TYPES else "comfy-core"
@@ -263,11 +266,16 @@ def test_composite_is_wired_to_the_repaint_mask(name):
     ui = load_ui(name)
     (enc,) = nodes_of(ui, "DInGInpaintEncode")
     (comp,) = nodes_of(ui, "DInGComposite")
-    (save,) = nodes_of(ui, "SaveImage")
     assert source_of(ui, comp, "mask") == (enc, 1)
     pix_src = source_of(ui, enc, "pixels")
     assert source_of(ui, comp, "original") == pix_src
-    assert source_of(ui, save, "images") == (comp, 0)
+    if name in VIDEO_WORKFLOWS:  # Composite -> Create Video -> Save Video
+        (save,) = nodes_of(ui, "SaveVideo")
+        video, _ = source_of(ui, save, "video")
+        assert video["type"] == "CreateVideo" and source_of(ui, video, "images") == (comp, 0)
+    else:
+        (save,) = nodes_of(ui, "SaveImage")
+        assert source_of(ui, save, "images") == (comp, 0)
     decoded, _ = source_of(ui, comp, "generated")
     assert decoded["type"] == "VAEDecode"
     if pix_src[0]["type"] == "LoadImage":
@@ -310,6 +318,37 @@ def test_turbo_and_flux_settings():
     assert source_of(ui, ks, "positive")[0]["type"] == "FluxGuidance"
     (clip,) = nodes_of(ui, "DualCLIPLoader")
     assert named_widgets(clip)["type"] == "flux"
+
+
+def test_wan_video_settings():
+    """Wan 2.1 1.3B t2v: its own shift 8 on the sampler's model, umt5 as a 'wan' CLIP, clip and
+    mask clip cut to the same 1 + 4n frames and scaled to the same size on Wan's grid (8 px
+    latent cells, 2x2 patches), the mask clip's red channel as the encoder's mask."""
+    ui = load_ui("ding_wan21_video_inpaint")
+    (ks,) = nodes_of(ui, "DInGKSampler")
+    w = named_widgets(ks)
+    assert w["variant"] == "ding" and w["denoise"] == 1.0 and 4.0 <= w["cfg"] <= 6.0 and w["steps"] >= 20
+    shift, _ = source_of(ui, ks, "model")
+    assert shift["type"] == "ModelSamplingSD3" and named_widgets(shift)["shift"] == 8.0
+    assert source_of(ui, shift, "model")[0]["type"] == "UNETLoader"
+    (clip,) = nodes_of(ui, "CLIPLoader")
+    assert named_widgets(clip)["type"] == "wan"
+    (enc,) = nodes_of(ui, "DInGInpaintEncode")
+    chains = []
+    for start, _ in (source_of(ui, enc, "pixels"), source_of(ui, enc, "mask")):
+        node, chain = start, []
+        while node["inputs"]:  # walk back to the Load Video
+            chain.append(node)
+            node, _ = source_of(ui, node, node["inputs"][0]["name"])
+        assert node["type"] == "LoadVideo"
+        chains.append({n["type"]: named_widgets(n) for n in chain})
+    pixels, mask = chains
+    assert mask["ImageToMask"]["channel"] == "red"
+    assert pixels["ImageFromBatch"] == mask["ImageFromBatch"]
+    assert (pixels["ImageFromBatch"]["length"] - 1) % 4 == 0 and pixels["ImageFromBatch"]["batch_index"] == 0
+    size = lambda c: (c["ImageScale"]["width"], c["ImageScale"]["height"], c["ImageScale"]["crop"])
+    assert size(pixels) == size(mask) and size(pixels)[0] % 16 == 0 and size(pixels)[1] % 16 == 0
+    assert mask["ImageScale"]["upscale_method"] == "nearest-exact"
 
 
 def test_outpaint_pads_then_encodes():

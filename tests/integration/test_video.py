@@ -365,3 +365,66 @@ def test_image_vae_keeps_4d_latents(comfy_host, tiny_sd3, wan):
     assert latent["samples"].shape == (FRAMES, 16, 8, 8)
     assert torch.equal(latent["noise_mask"], latent_mask_from_pixels(masks, (8, 8)))
     assert repaint.shape == (FRAMES, SIZE, SIZE) and repaint[3].sum() > 0 and repaint[[0, 1, 2, 4]].sum() == 0
+
+
+# --------------------------------------------------------------------------- the shipped workflow
+
+WAN_WORKFLOW = "Wan 2.1 video inpaint"  # example_workflows/api/<title>.api.json
+
+
+def test_shipped_wan_workflow_executes_with_tiny_models(comfy_host, tiny_wan_files, run_prompt, model_calls):
+    """The API twin of the shipped Wan workflow, run as shipped except: text encoding replaced by
+    Wan-shaped test conditioning (no tiny umt5), the tiny Wan files instead of the real ones,
+    3 steps, 5 frames at 64x64. Its mask video marks a box in frames 1-3 only."""
+    import json
+    from pathlib import Path
+    api = json.loads((Path(__file__).resolve().parents[2] / "example_workflows" / "api"
+                      / f"{WAN_WORKFLOW}.api.json").read_text(encoding="utf-8"))
+    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
+    by_type = {}
+    for node_id, node in p.items():
+        by_type.setdefault(node["class_type"], []).append(node_id)
+    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
+        p[node_id] = {"class_type": "DInGTestWanConditioning", "inputs": {"seed": 100 + k, "tokens": 32}}
+    for node_id in by_type["CLIPLoader"]:
+        del p[node_id]
+    (unet,), (vae,), (ks,) = by_type["UNETLoader"], by_type["VAELoader"], by_type["DInGKSampler"]
+    p[unet]["inputs"]["unet_name"] = tiny_wan_files.unet_name
+    p[vae]["inputs"]["vae_name"] = tiny_wan_files.vae_name
+    p[ks]["inputs"]["steps"] = 3
+    for node_id in by_type["ImageFromBatch"]:
+        p[node_id]["inputs"]["length"] = FRAMES
+    for node_id in by_type["ImageScale"]:
+        p[node_id]["inputs"].update(width=SIZE, height=SIZE)
+    # the inputs: a 9-frame clip and a mask video with a box in frames 1-3
+    clip = tiny_wan.make_test_clip(9, SIZE, SIZE, seed=5)
+    box = torch.zeros(9, SIZE, SIZE)
+    for f in (1, 2, 3):
+        box[f, 16:32, 8 + 6 * f:24 + 6 * f] = 1
+    files = {}
+    for node_id in by_type["LoadVideo"]:
+        name = p[node_id]["inputs"]["file"]
+        frames = box[..., None].expand(-1, -1, -1, 3) if "mask" in name else clip
+        files[name] = tiny_wan.write_test_video(comfy_host.input_dir / name, frames)
+    assert len(files) == 2
+    (enc,), (comp,), (save,) = by_type["DInGInpaintEncode"], by_type["DInGComposite"], by_type["SaveVideo"]
+    for key, src in (("encoded", [enc, 0]), ("repaint", [enc, 1]), ("mask", p[enc]["inputs"]["mask"]),
+                     ("original", p[comp]["inputs"]["original"]), ("composite", [comp, 0])):
+        p["cap_" + key] = {"class_type": "DInGTestCapture", "inputs": {"value": src, "key": key}}
+    result = run_prompt(p)
+    cap = result["captured"]
+    assert model_calls.count == 2 * 3 - 1
+    assert torch.equal(cap["mask"] > 0.5, box[:FRAMES] > 0.5)  # the mask video, frame by frame (lossy)
+    nm = cap["encoded"]["noise_mask"]
+    assert nm.shape == (1, 1, 2, 8, 8) and nm[0, 0, 0].sum() == 0 and nm[0, 0, 1].sum() > 0
+    repaint, original, composite = cap["repaint"], cap["original"], cap["composite"]
+    assert repaint.shape == (FRAMES, SIZE, SIZE) and repaint[0].sum() == 0
+    feather = p[comp]["inputs"]["feather"]
+    outside = (feather_alpha(repaint, feather) == 0)[..., None].expand_as(original)
+    assert torch.equal(composite[outside], original[outside])
+    assert torch.equal(composite[0], original[0])  # a frame with nothing to repaint is the original
+    saved = comfy_host.output_files(result, save)
+    assert len(saved) == 1 and saved[0].exists() and saved[0].stat().st_size > 0
+    import av
+    with av.open(str(saved[0])) as container:
+        assert sum(1 for _ in container.decode(video=0)) == FRAMES

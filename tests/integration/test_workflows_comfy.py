@@ -79,6 +79,12 @@ def workflow_files(comfy_host, tiny_sd3):
                    for n in wf.nodes_of(wf.load_ui(name), "LoadImage")}
     for input_name in input_names:
         comfy_host.write_input_image(input_name, image, mask)
+    from bench import tiny_wan  # Load Video validates that its file exists: a small clip will do
+    for name in NAMES:
+        for n in wf.nodes_of(wf.load_ui(name), "LoadVideo"):
+            path = comfy_host.input_dir / wf.named_widgets(n)["file"]
+            if not path.exists():
+                tiny_wan.write_test_video(path, tiny_wan.make_test_clip(5, 64, 64))
     return {"models": written, "image": image, "mask": mask, "input_names": input_names}
 
 
@@ -144,7 +150,7 @@ def _widget_names_from_comfyui(cls) -> list:
         names.append(name)
         if opts.get("control_after_generate"):
             names.append("@control_after_generate")
-        if opts.get("image_upload"):
+        if opts.get("image_upload") or opts.get("video_upload"):
             names.append("@upload")
     return names
 
@@ -180,7 +186,9 @@ def test_twin_passes_comfyui_validation(comfy_host, ding_nodes, workflow_files, 
     ok, error, outputs, node_errors = comfy_host.validate(wf.load_api(name))
     assert ok, f"{error}\n{node_errors}"
     assert node_errors == {}
-    assert outputs == [_only(wf.load_api(name), "SaveImage")]
+    api = wf.load_api(name)
+    save = "SaveVideo" if any(n["class_type"] == "SaveVideo" for n in api.values()) else "SaveImage"
+    assert outputs == [_only(api, save)]
 
 
 def test_validation_notices_a_missing_model_file(comfy_host, ding_nodes, workflow_files):
