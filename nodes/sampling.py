@@ -9,6 +9,7 @@ architecture section): ``model.latent_image`` (the observation, model space), ``
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Callable, NamedTuple, Optional
 
 import torch
@@ -56,6 +57,11 @@ def _sampling_class_name(sampling) -> str:
     return type(sampling).__name__
 
 
+# model_sampling object -> its parametrization, so a run probes each model once (a sampler run
+# asks twice: the node before loading the model, the sampler function inside the run).
+_PROBED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def parametrization_of(model_patcher) -> str:
     """'flow' or 've', decided by what the model's ``noise_scaling`` does, not by its class.
 
@@ -66,6 +72,19 @@ def parametrization_of(model_patcher) -> str:
     with a ValueError naming the model's sampling class.
     """
     sampling = model_patcher.get_model_object("model_sampling")
+    try:
+        return _PROBED[sampling]
+    except (KeyError, TypeError):  # not probed yet, or an object that cannot be weakly referenced
+        pass
+    form = _probe_parametrization(sampling, model_patcher)
+    try:
+        _PROBED[sampling] = form
+    except TypeError:
+        pass
+    return form
+
+
+def _probe_parametrization(sampling, model_patcher) -> str:
     name = _sampling_class_name(sampling)
     model_name = type(getattr(model_patcher, "model", None)).__name__
     noise = torch.tensor(_PROBE_NOISE, dtype=torch.float64).view(1, -1, 1, 1)
