@@ -148,3 +148,84 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_projections: int = 25
     pa, _ = torch.sort(a @ dirs, dim=0)
     pb, _ = torch.sort(b @ dirs, dim=0)
     return float(((pa - pb) ** 2).mean().sqrt())
+
+
+def sliced_wasserstein_1(a: torch.Tensor, b: torch.Tensor, n_projections: int = 256,
+                         seed: int = 0) -> float:
+    """Sliced 1-Wasserstein distance (mean |sorted projection difference|) between
+    two equal-size sample sets [N, d]."""
+    a = a.to(torch.float64).reshape(a.shape[0], -1)
+    b = b.to(torch.float64).reshape(b.shape[0], -1)
+    if a.shape != b.shape:
+        raise ValueError(f"sample sets must have equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
+    g = torch.Generator().manual_seed(seed)
+    dirs = torch.randn(a.shape[1], n_projections, generator=g, dtype=torch.float64)
+    dirs = dirs / dirs.norm(dim=0, keepdim=True)
+    pa, _ = torch.sort(a @ dirs, dim=0)
+    pb, _ = torch.sort(b @ dirs, dim=0)
+    return float((pa - pb).abs().mean())
+
+
+def component_histogram(mixture: GaussianMixture, samples: torch.Tensor,
+                        coords: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Fraction of samples assigned to each component (most likely component of
+    the mixture's marginal on ``coords``, all coordinates when None)."""
+    x = samples.to(torch.float64).reshape(samples.shape[0], -1)
+    means, covs = mixture.means, mixture.covs
+    if coords is not None:
+        x = x[:, coords]
+        means, covs = means[:, coords], covs[:, coords][:, :, coords]
+    chol = torch.linalg.cholesky(covs)  # [K, c, c]
+    diff = (x[:, None, :] - means[None]).permute(1, 2, 0)  # [K, c, N]
+    sol = torch.linalg.solve_triangular(chol, diff, upper=False)  # [K, c, N]
+    log_p = (torch.log(mixture.weights)[:, None]
+             - torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(-1)[:, None]
+             - 0.5 * (sol * sol).sum(1))  # [K, N]
+    counts = torch.bincount(log_p.argmax(0), minlength=mixture.n_components)
+    return counts.to(torch.float64) / x.shape[0]
+
+
+def component_tv(posterior: GaussianMixture, samples: torch.Tensor,
+                 coords: Optional[torch.Tensor] = None) -> float:
+    """Total variation between the samples' component histogram (on ``coords``)
+    and the posterior's mixture weights."""
+    hist = component_histogram(posterior, samples, coords)
+    return 0.5 * float((hist - posterior.weights).abs().sum())
+
+
+class InpaintingProblem:
+    """A reproducible inpainting posterior on a random mixture prior.
+
+    ``GaussianMixture.random(dim, components, seed)``; x_true ~ prior (seed + 4);
+    y = x_true + obs_std e (seed + 5); the last ``round(regenerate * dim)``
+    coordinates are regenerated (keep = 0), the others kept, unless ``keep``
+    (a [dim] 0/1 vector, 1 = kept) is given.
+    """
+
+    def __init__(self, seed: int, dim: int = 64, components: int = 25, obs_std: float = 0.01,
+                 regenerate: float = 0.5, keep: Optional[torch.Tensor] = None):
+        if keep is None and not 0.0 < regenerate < 1.0:
+            raise ValueError(f"regenerate must be a fraction in (0, 1), got {regenerate!r}")
+        self.seed, self.dim, self.obs_std = seed, dim, obs_std
+        self.prior = GaussianMixture.random(dim, components, seed=seed)
+        x_true = self.prior.sample(1, torch.Generator().manual_seed(seed + 4))[0]
+        self.y = x_true + obs_std * torch.randn(dim, generator=torch.Generator().manual_seed(seed + 5),
+                                                dtype=torch.float64)
+        if keep is None:
+            n_free = int(round(regenerate * dim))
+            self.keep = torch.ones(dim, dtype=torch.float64)
+            self.keep[dim - n_free:] = 0.0
+        else:
+            self.keep = torch.as_tensor(keep, dtype=torch.float64).reshape(-1).clone()
+            if self.keep.shape != (dim,) or not ((self.keep == 0) | (self.keep == 1)).all():
+                raise ValueError(f"keep must be a 0/1 vector of length {dim}")
+        self.hidden = torch.nonzero(self.keep == 0).flatten()
+        self.posterior = self.prior.posterior_given_observation(self.y, self.keep, obs_std)
+
+    def exact(self, n: int, seed: int = 0) -> torch.Tensor:
+        return self.posterior.sample(n, torch.Generator().manual_seed(10_000 + seed))
+
+    def score(self, samples: torch.Tensor, reference: torch.Tensor) -> tuple:
+        """(SW1 to ``reference``, component TV on the regenerated block)."""
+        return (sliced_wasserstein_1(samples, reference),
+                component_tv(self.posterior, samples, self.hidden))

@@ -11,6 +11,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import torch
 
+from .particles import run_particles
 from .schedule import (
     BRIDGE_SCHEDULES,
     PARAMETRIZATIONS,
@@ -166,6 +167,9 @@ def ding_sample(
     callback: Optional[StepCallback] = None,
     paste_observation: bool = False,
     x_start: Optional[torch.Tensor] = None,
+    final_sigma: Optional[float] = None,
+    particles: int = 1,
+    particle_sigma_min: float = 0.0,
 ) -> torch.Tensor:
     """Inpaint by DInG: sample x0 given the observed latent on the kept mask.
 
@@ -194,6 +198,21 @@ def ding_sample(
         x_start: the state at ``sigmas[0]`` in the caller's convention, when the
             caller already has it (ComfyUI hands its samplers one); by default it
             is built from ``noise`` and ``observation`` as below.
+        final_sigma: when ``sigmas`` ends at 0 and its last positive level is
+            above ``final_sigma``, that level is replaced by ``final_sigma``: the
+            last transition goes down to it and the clean estimate is taken
+            there. Same number of calls. Helps short grids, whose last positive
+            level (0.14-0.25 at 10-20 steps with shift 3) is too noisy for a
+            good one-shot estimate. ``None`` (default) keeps the grid.
+        particles: experimental, ``K >= 1``. With ``K > 1`` (``variant="ding1"``
+            only) every batch item runs K DInG-1 particles (K times the
+            denoiser batch), reweighted by a twisted importance weight and
+            resampled within the item; one particle per item is returned, so the
+            output has the shape of ``noise``. ``K = 1`` is the plain sampler.
+            See ``ding_sampler.particles``.
+        particle_sigma_min: with ``particles > 1``: weighting and resampling
+            happen only on transitions whose start level is at least this; the
+            weights are frozen below it.
 
     Start: the state at ``sigmas[0]`` is the forward process applied to the
     observation with the caller's noise, as ComfyUI mixes it:
@@ -210,6 +229,19 @@ def ding_sample(
     _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std,
                   parametrization, callback, x_start)
     sigma_values = _sigma_list(sigmas)
+    if final_sigma is not None:
+        if (isinstance(final_sigma, bool) or not isinstance(final_sigma, numbers.Real)
+                or not math.isfinite(final_sigma) or final_sigma <= 0):
+            raise ValueError(f"final_sigma must be a finite number > 0 or None, got {final_sigma!r}")
+        if len(sigma_values) >= 3 and sigma_values[-1] == 0.0 and sigma_values[-2] > final_sigma:
+            sigma_values = sigma_values[:-2] + [float(final_sigma), 0.0]
+    if isinstance(particles, bool) or not isinstance(particles, numbers.Integral) or particles < 1:
+        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
+    if particles > 1 and variant != "ding1":
+        raise ValueError(f"particles > 1 needs variant='ding1' (the DInG-1 proposal), got variant={variant!r}")
+    if (isinstance(particle_sigma_min, bool) or not isinstance(particle_sigma_min, numbers.Real)
+            or not math.isfinite(particle_sigma_min) or particle_sigma_min < 0):
+        raise ValueError(f"particle_sigma_min must be a finite number >= 0, got {particle_sigma_min!r}")
     plan, final_estimate = plan_transitions(sigma_values, parametrization, eta, float(obs_std))
 
     device, dtype = noise.device, _state_dtype(noise.dtype)
@@ -247,6 +279,11 @@ def ding_sample(
             checked.append(True)
         return x_in, out.to(dtype)
 
+    if particles > 1:
+        return _sample_particles(denoiser, noise.to(dtype=dtype), y, w, plan, final_estimate,
+                                 sigma_values, parametrization, float(obs_std), int(particles),
+                                 float(particle_sigma_min), generator, noise_device, callback,
+                                 paste_observation, x_start)
     if x_start is not None:
         x = torch.mul(x_start.to(device=device, dtype=dtype), vp_scale(sigma_values[0], parametrization))
     else:
@@ -273,3 +310,61 @@ def ding_sample(
             callback(last, x_in, x0, sigma_table[last].expand(batch))
         return torch.lerp(x0, y, w.expand(shape)) if paste_observation else x0
     return x if last_scale == 1.0 else x / last_scale
+
+
+def _sample_particles(denoiser, noise, y, w, plan, final_estimate, sigma_values, parametrization,
+                      obs_std, k, sigma_min, generator, noise_device, callback, paste_observation,
+                      x_start=None):
+    """``ding_sample`` with ``particles = k > 1`` (see ``ding_sampler.particles``).
+
+    Particle 0 of every item starts from the caller's start state (``x_start``,
+    or ``noise`` mixed with the observation), the others from the forward process
+    with fresh noise from the generator; rows are item-major (item b owns rows
+    b*k .. b*k + k - 1).
+    """
+    device, dtype, shape = noise.device, noise.dtype, noise.shape
+    batch = shape[0]
+    n = batch * k
+    big = (n,) + tuple(shape[1:])
+
+    def draw_noise(sz) -> torch.Tensor:
+        e = torch.randn(sz, generator=generator, device=noise_device, dtype=dtype)
+        return e if e.device == device else e.to(device)
+
+    extra = draw_noise((batch, k - 1) + tuple(shape[1:]))
+    start = torch.cat([noise[:, None], extra], dim=1).reshape(big)
+    y_big = y.repeat_interleave(k, 0)
+    w_big = w.expand(shape).repeat_interleave(k, 0) if (w.ndim == len(shape) and w.shape[0] > 1) else w
+    sigma_table = torch.tensor(sigma_values, dtype=dtype, device=device)
+    checked = []
+
+    def call(x_vp, index, scale):
+        x_in = x_vp if scale == 1.0 else x_vp / scale
+        out = denoiser(x_in, sigma_table[index].expand(n))
+        if not checked:
+            if not isinstance(out, torch.Tensor) or out.shape != x_vp.shape:
+                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(f"denoiser returned {got}, expected a tensor of the particle batch shape {big}")
+            checked.append(True)
+        return x_in, out.to(dtype)
+
+    cb = None
+    if callback is not None:
+        def cb(i, x_in, x0):
+            callback(i, x_in, x0, sigma_table[i].expand(batch))
+
+    a0, s0 = signal_and_noise(sigma_values[0], parametrization)
+    x = start.clone() if a0 == 0.0 and s0 == 1.0 else torch.mul(start, s0).add_(y_big, alpha=a0)
+    if x_start is not None:
+        first = torch.mul(x_start.to(device=device, dtype=dtype), vp_scale(sigma_values[0], parametrization))
+        x.view(batch, k, *shape[1:])[:, 0] = first
+    last = len(plan)
+    last_scale = vp_scale(sigma_values[last], parametrization)
+    last_a, last_s = signal_and_noise(sigma_values[last], parametrization)
+    out, chosen, _ = run_particles(call, plan, final_estimate, x, y_big, w_big, obs_std, k,
+                                   draw_noise, generator, cb, sigma_min, last_scale, last,
+                                   last_a, last_s)
+    out = out.index_select(0, chosen)
+    if final_estimate and paste_observation:
+        return torch.lerp(out, y, w.expand(shape))
+    return out
