@@ -7,6 +7,8 @@ and exact posterior samples. Run from the repository root::
 
     python -m bench.fidelity            # full table (a few minutes on 2 cores)
     python -m bench.fidelity --quick    # smaller run
+    python -m bench.fidelity --particles    # particles at equal calls per output (SW1, component TV)
+    python -m bench.fidelity --final-sigma  # where taking the clean estimate at sigma 0.05 helps
 
 Setup per (prior, d, obs_std), all seeds fixed:
 
@@ -210,6 +212,96 @@ def summary_line(rows: Sequence[Row], steps: int) -> str:
     )
 
 
+# -- particles and final_sigma (SW1 = sliced 1-Wasserstein, component TV on the hidden block) --
+
+PARTICLE_SEEDS = (1, 2, 3)
+PARTICLE_CONFIGS = (
+    # label, ding_sample options, steps, grid shift; calls per output = K x steps (ding: 2 steps - 1)
+    ("ding/square K=1 (paper default)", dict(variant="ding", eta="square"), 30, 3.0),
+    ("ding1/ddpm K=1", dict(variant="ding1", eta="ddpm"), 60, 3.0),
+    ("ding1/ddpm K=1, shift 1", dict(variant="ding1", eta="ddpm"), 60, 1.0),
+    ("ding1/ddpm K=2, shift 1, final 0.05", dict(variant="ding1", eta="ddpm", particles=2, final_sigma=0.05), 30, 1.0),
+    ("ding1/ddpm K=4, shift 3, final 0.05", dict(variant="ding1", eta="ddpm", particles=4, final_sigma=0.05), 15, 3.0),
+    ("ding1/ddpm K=4, shift 1", dict(variant="ding1", eta="ddpm", particles=4), 15, 1.0),
+    ("ding1/ddpm K=4, shift 1, final 0.05", dict(variant="ding1", eta="ddpm", particles=4, final_sigma=0.05), 15, 1.0),
+    ("ding1/ddpm K=4, shift 1, final 0.05, weights frozen < 0.3",
+     dict(variant="ding1", eta="ddpm", particles=4, final_sigma=0.05, particle_sigma_min=0.3), 15, 1.0),
+)
+
+
+def _fast_flow_denoiser(prior):
+    from .peers import Float32Mixture
+    return Float32Mixture(prior)
+
+
+def particles_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS, regenerate: float = 0.5) -> list:
+    """Particles against single-chain samplers at <= 60 calls per output image."""
+    from ding_sampler.analytic import InpaintingProblem
+    print(f"## Particles at equal calls per output image: 25-component mixture, d = 64, "
+          f"{regenerate:g} of the coordinates regenerated, obs_std 0.01, N = {n}, problem seeds "
+          f"{list(seeds)} (ding_sampler.analytic.InpaintingProblem), SW1 (256 projections) and "
+          f"component TV on the regenerated block\n")
+    print("| sampler | steps | calls / output | " + " | ".join(f"seed {s} SW1 / TV" for s in seeds)
+          + " | mean SW1 | mean TV |")
+    print("|---|---:|---:|" + "---:|" * (len(seeds) + 2))
+    rows = []
+    problems = [InpaintingProblem(s, dim=64, components=25, regenerate=regenerate) for s in seeds]
+    refs = [p.exact(n) for p in problems]
+    floor = [p.score(p.exact(n, 1), r) for p, r in zip(problems, refs)]
+    for label, opts, steps, shift in PARTICLE_CONFIGS:
+        k = opts.get("particles", 1)
+        calls = k * (2 * steps - 1 if opts["variant"] == "ding" else steps)
+        scores = []
+        for p, ref in zip(problems, refs):
+            g = torch.Generator().manual_seed(SAMPLER_SEED)
+            noise = torch.randn(n, 64, generator=g)
+            out = ding_sample(_fast_flow_denoiser(p.prior), noise, flow_sigmas(steps, shift),
+                              p.y[None].float(), p.keep[None].float(), generator=g, **opts)
+            scores.append(p.score(out, ref))
+        m_sw = sum(v[0] for v in scores) / len(scores)
+        m_tv = sum(v[1] for v in scores) / len(scores)
+        rows.append((label, steps, calls, scores, m_sw, m_tv))
+        print(f"| {label} | {steps} | {calls} | " + " | ".join(f"{a:.3f} / {b:.3f}" for a, b in scores)
+              + f" | {m_sw:.4f} | {m_tv:.3f} |", flush=True)
+    print(f"| exact vs exact (floor) | - | - | " + " | ".join(f"{a:.3f} / {b:.3f}" for a, b in floor)
+          + f" | {sum(v[0] for v in floor) / len(floor):.4f} | {sum(v[1] for v in floor) / len(floor):.3f} |")
+    return rows
+
+
+FINAL_SIGMAS = (None, 0.1, 0.05, 0.02)
+
+
+def final_sigma_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS) -> list:
+    """SW1 with the clean estimate at the grid's last positive sigma or at 0.1 / 0.05 / 0.02."""
+    from ding_sampler.analytic import InpaintingProblem
+    print(f"## final_sigma: SW1 (mean over problem seeds {list(seeds)}, N = {n}), 25-component mixture, "
+          f"d = 64, flow_sigmas(steps) (shift 3)\n")
+    print("| regenerated | sampler | steps | calls | grid's last sigma | " +
+          " | ".join(f"final {fs}" for fs in FINAL_SIGMAS[1:]) + " |")
+    print("|---:|---|---:|---:|---:|" + "---:|" * (len(FINAL_SIGMAS) - 1))
+    rows = []
+    for regen in (0.25, 0.5):
+        problems = [InpaintingProblem(s, dim=64, components=25, regenerate=regen) for s in seeds]
+        refs = [p.exact(n) for p in problems]
+        for variant, eta in (("ding1", "ddpm"), ("ding", "square")):
+            for steps in (6, 10, 15, 20):
+                means = []
+                for fs in FINAL_SIGMAS:
+                    vals = []
+                    for p, ref in zip(problems, refs):
+                        g = torch.Generator().manual_seed(SAMPLER_SEED)
+                        out = ding_sample(_fast_flow_denoiser(p.prior), torch.randn(n, 64, generator=g),
+                                          flow_sigmas(steps), p.y[None].float(), p.keep[None].float(),
+                                          variant=variant, eta=eta, final_sigma=fs, generator=g)
+                        vals.append(p.score(out, ref)[0])
+                    means.append(sum(vals) / len(vals))
+                calls = steps if variant == "ding1" else 2 * steps - 1
+                rows.append((regen, variant, eta, steps, means))
+                print(f"| {regen:g} | {variant}/{eta} | {steps} | {calls} | " +
+                      " | ".join(f"{v:.4f}" for v in means) + " |", flush=True)
+    return rows
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true",
@@ -218,6 +310,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="samples per posterior (default 2000, --quick 500)")
     p.add_argument("--samples-d64", type=int, default=None,
                    help="samples per posterior for d=64 (default: same as --samples)")
+    p.add_argument("--particles", action="store_true",
+                   help="only the particles-at-equal-calls table (d = 64 mixture, seeds 1 2 3)")
+    p.add_argument("--final-sigma", action="store_true",
+                   help="only the final_sigma table (d = 64 mixture, seeds 1 2 3)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="sampler state dtype (the exact denoiser computes in float64)")
     return p.parse_args(argv)
@@ -228,6 +324,15 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Row]:
     n = args.samples if args.samples is not None else (500 if args.quick else 2000)
     if n < 2:
         raise SystemExit("--samples must be at least 2")
+    if args.particles or args.final_sigma:
+        t0 = time.perf_counter()
+        out = []
+        if args.particles:
+            out += particles_report(n)
+        if args.final_sigma:
+            out += final_sigma_report(n)
+        print(f"\ntotal time {time.perf_counter() - t0:.1f} s")
+        return out
     n_by_dim = {d: n for d in DIMS}
     if args.samples_d64 is not None:
         n_by_dim[64] = args.samples_d64

@@ -22,8 +22,8 @@ LANPAINT_PATH, never copied)::
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -201,10 +201,12 @@ def plot(results: Dict[str, List[tuple]], floor: float, path: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    for label, pts in results.items():
+    colours = plt.cm.tab20.colors
+    for i, (label, pts) in enumerate(results.items()):
         pts = sorted(pts, key=lambda p: p[1])
         style = "-o" if label.startswith("ding") else "--s"
-        ax.plot([p[1] for p in pts], [p[0] for p in pts], style, label=label, markersize=4)
+        ax.plot([p[1] for p in pts], [p[0] for p in pts], style, label=label, markersize=4,
+                color=colours[(2 * i) % 20 if i < 10 else (2 * i + 1) % 20])
     ax.axhline(floor, color="grey", lw=0.8, ls=":", label="exact vs exact (floor)")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -231,12 +233,50 @@ def parse_args(argv=None):
     p.add_argument("--plot", type=Path, default=None, help="write the SW1-vs-calls plot (PNG) here")
     p.add_argument("--only", nargs="+", default=None,
                    help="run only samplers whose label contains one of these strings")
+    p.add_argument("--from-log", type=Path, default=None,
+                   help="rebuild the tables and the plot from the per-run lines of an earlier --log")
     p.add_argument("--no-lanpaint", action="store_true", help="skip LanPaint even if LANPAINT_PATH is set")
     return p.parse_args(argv)
 
 
+RUN_LINE = re.compile(r"^seed (\d+) (.+?)\s+steps\s+(\d+) calls\s+([\d.]+) SW1 ([\d.]+) TV ([\d.]+)")
+
+
+def parse_log(path: Path) -> Dict[str, Dict[int, list]]:
+    raw: Dict[str, Dict[int, list]] = {}
+    for line in path.read_text().splitlines():
+        m = RUN_LINE.match(line)
+        if m:
+            seed, label, steps, calls, sw, tv = m.groups()
+            raw.setdefault(label.strip(), {}).setdefault(int(steps), []).append(
+                (float(sw), float(tv), float(calls)))
+    return raw
+
+
+def summarize(raw: Dict[str, Dict[int, list]]) -> Dict[str, List[tuple]]:
+    """label -> [(mean SW1, mean calls, steps, mean TV)] over seeds."""
+    results = {}
+    for label, by_steps in raw.items():
+        pts = []
+        for steps, vals in sorted(by_steps.items()):
+            pts.append((sum(v[0] for v in vals) / len(vals), sum(v[2] for v in vals) / len(vals), steps,
+                        sum(v[1] for v in vals) / len(vals)))
+        results[label] = pts
+    return results
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_log is not None:
+        text = args.from_log.read_text()
+        floor_line = [ln for ln in text.splitlines() if ln.startswith("exact vs exact floor SW1")]
+        floor = float(floor_line[0].split()[-1]) if floor_line else 0.0
+        results = summarize(parse_log(args.from_log))
+        print(format_table(results))
+        if args.plot is not None:
+            plot(results, floor, args.plot)
+            print(f"plot written to {args.plot}")
+        return results
     log = args.log.open("w") if args.log is not None else None
 
     def emit(text=""):
@@ -297,13 +337,7 @@ def main(argv=None):
                 raw[label].setdefault(steps, []).append((sw, tv, calls))
                 emit(f"seed {seed} {label:22s} steps {steps:4d} calls {calls:6.1f} SW1 {sw:.4f} "
                       f"TV {tv:.3f} ({time.perf_counter() - t0:.1f} s)")
-    results = {}
-    for label, by_steps in raw.items():
-        pts = []
-        for steps, vals in sorted(by_steps.items()):
-            pts.append((sum(v[0] for v in vals) / len(vals), sum(v[2] for v in vals) / len(vals), steps,
-                        sum(v[1] for v in vals) / len(vals)))
-        results[label] = pts
+    results = summarize(raw)
     floor = sum(floors) / len(floors)
     emit(f"\n## mean over seeds {seeds}: SW1 (calls per image, steps)")
     emit("| sampler | steps | calls | SW1 | component TV (hidden block) |\n|---|---:|---:|---:|---:|")

@@ -254,20 +254,23 @@ def test_final_sigma_above_the_last_level_keeps_the_grid():
     assert torch.equal(run(prior, y, keep, sigmas=sig), run(prior, y, keep, sigmas=sig, final_sigma=0.05))
 
 
-def test_final_sigma_helps_short_grids():
-    """10 steps on an 8-d mixture: the clean estimate from 0.05 instead of 0.25 is
-    closer to the exact posterior (SW1, N = 1000)."""
-    from ding_sampler.analytic import sliced_wasserstein_1
-    problem = InpaintingProblem(1, dim=8, components=25)
+@pytest.mark.slow
+def test_final_sigma_helps_ding1_at_20_steps():
+    """25-component mixture, d = 64, a quarter regenerated (problem seed 2), DInG-1
+    with ddpm bridge noise at 20 steps: the clean estimate from sigma 0.05 instead of
+    the grid's 0.14 is closer to the exact posterior (SW1 0.073 -> 0.059 measured,
+    N = 1000; asserted: at least 0.005 lower). Not a general rule: bench.fidelity
+    --final-sigma shows where it hurts."""
+    problem = InpaintingProblem(2, regenerate=0.25)
     ref = problem.exact(1000)
     d = {}
     for fs in (None, 0.05):
         g = torch.Generator().manual_seed(0)
-        out = ding_sample(problem.prior.denoiser(), torch.randn(1000, 8, generator=g), flow_sigmas(10),
+        out = ding_sample(problem.prior.denoiser(), torch.randn(1000, 64, generator=g), flow_sigmas(20),
                           problem.y[None].float(), problem.keep[None].float(), variant="ding1", eta="ddpm",
                           final_sigma=fs, generator=g)
-        d[fs] = sliced_wasserstein_1(out, ref)
-    assert d[0.05] < d[None], d
+        d[fs] = problem.score(out, ref)[0]
+    assert d[0.05] < d[None] - 0.005, d
 
 
 @pytest.mark.parametrize("kw,fragment", [
