@@ -15,9 +15,20 @@ search) and, for LanPaint, a LanPaint checkout (loaded as a custom node from
 LANPAINT_PATH, never copied)::
 
     LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI \\
-        /path/to/venv/bin/python -m bench.peers --plot bench/results/peers.png
+        /path/to/venv/bin/python -m bench.peers --log bench/results/peers_064.txt
 
-``--quick`` runs one seed and fewer step counts.
+``--quick`` runs one seed and step counts up to 60; ``--full`` every sampler at
+every step count up to 300 calls (about an hour on 2 cores). The committed figure
+adds the 300-call points of the main samplers to the default run and redraws::
+
+    python -m bench.peers --only ding1/ddpm ding1/square "comfy euler_ancestral" --no-lanpaint \\
+        --steps 300 --log a.txt
+    python -m bench.peers --only ding/square --no-lanpaint --steps 150 --log b.txt
+    python -m bench.peers --only LanPaint --steps 60 --log c.txt
+    python -m bench.peers --from-log bench/results/peers_064.txt bench/results/peers_064_300calls.txt \\
+        --plot bench/results/peers.png
+
+The plot needs matplotlib (ComfyUI's venv here has it).
 """
 from __future__ import annotations
 
@@ -233,8 +244,10 @@ def parse_args(argv=None):
     p.add_argument("--plot", type=Path, default=None, help="write the SW1-vs-calls plot (PNG) here")
     p.add_argument("--only", nargs="+", default=None,
                    help="run only samplers whose label contains one of these strings")
-    p.add_argument("--from-log", type=Path, default=None,
-                   help="rebuild the tables and the plot from the per-run lines of an earlier --log")
+    p.add_argument("--from-log", type=Path, nargs="+", default=None,
+                   help="rebuild the tables and the plot from the per-run lines of earlier --log files")
+    p.add_argument("--steps", type=int, nargs="+", default=None,
+                   help="run these step counts instead of the plan's (e.g. with --only, to add points)")
     p.add_argument("--no-lanpaint", action="store_true", help="skip LanPaint even if LANPAINT_PATH is set")
     return p.parse_args(argv)
 
@@ -268,10 +281,15 @@ def summarize(raw: Dict[str, Dict[int, list]]) -> Dict[str, List[tuple]]:
 def main(argv=None):
     args = parse_args(argv)
     if args.from_log is not None:
-        text = args.from_log.read_text()
-        floor_line = [ln for ln in text.splitlines() if ln.startswith("exact vs exact floor SW1")]
-        floor = float(floor_line[0].split()[-1]) if floor_line else 0.0
-        results = summarize(parse_log(args.from_log))
+        raw: Dict[str, Dict[int, list]] = {}
+        floor = 0.0
+        for path in args.from_log:
+            floor_line = [ln for ln in path.read_text().splitlines() if ln.startswith("exact vs exact floor SW1")]
+            floor = float(floor_line[0].split()[-1]) if floor_line else floor
+            for label, by_steps in parse_log(path).items():
+                for steps, vals in by_steps.items():
+                    raw.setdefault(label, {}).setdefault(steps, []).extend(vals)
+        results = summarize(raw)
         print(format_table(results))
         if args.plot is not None:
             plot(results, floor, args.plot)
@@ -310,6 +328,8 @@ def main(argv=None):
     plan = methods(lanpaint is not None, args.quick, args.full, args.etas)
     if args.only:
         plan = [m for m in plan if any(o in m[0] for o in args.only)]
+    if args.steps:
+        plan = [(label, kind, opts, tuple(args.steps)) for label, kind, opts, _ in plan]
     raw: Dict[str, Dict[int, list]] = {label: {} for label, *_ in plan}
     floors = []
     t_start = time.perf_counter()
