@@ -39,8 +39,8 @@ def _broadcastable(shape, target) -> bool:
         return False
 
 
-def check_options(variant, eta, obs_std) -> None:
-    """Raise ValueError unless (variant, eta, obs_std) is a valid DInG configuration.
+def check_options(variant, eta, obs_std, particles=1) -> None:
+    """Raise ValueError unless (variant, eta, obs_std, particles) is a valid DInG configuration.
 
     The one check of the sampler's options: ``ding_sample`` and the ComfyUI nodes both call it.
     """
@@ -53,10 +53,14 @@ def check_options(variant, eta, obs_std) -> None:
         raise ValueError(f"eta must be one of {BRIDGE_SCHEDULES} or a non-negative number, got {eta!r}")
     if isinstance(obs_std, bool) or not isinstance(obs_std, numbers.Real) or not math.isfinite(obs_std) or obs_std < 0:
         raise ValueError(f"obs_std must be a finite number >= 0, got {obs_std!r}")
+    if isinstance(particles, bool) or not isinstance(particles, numbers.Integral) or particles < 1:
+        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
+    if particles > 1 and variant != "ding1":
+        raise ValueError(f"particles > 1 needs variant='ding1' (the DInG-1 proposal), got variant={variant!r}")
 
 
 def _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std,
-                  parametrization, callback, x_start):
+                  parametrization, callback, x_start, particles=1):
     if not callable(denoiser):
         raise ValueError("denoiser must be callable as denoiser(x, sigma) -> x0 estimate")
     if not isinstance(noise, torch.Tensor) or not noise.is_floating_point():
@@ -76,7 +80,7 @@ def _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std
         raise ValueError(f"x_start must be a tensor of the latent shape {tuple(noise.shape)}, got {got}")
     if parametrization not in PARAMETRIZATIONS:
         raise ValueError(f"parametrization must be one of {PARAMETRIZATIONS}, got {parametrization!r}")
-    check_options(variant, eta, obs_std)
+    check_options(variant, eta, obs_std, particles)
     if callback is not None and not callable(callback):
         raise ValueError("callback must be callable as callback(i, x, x0, sigma) or None")
 
@@ -227,7 +231,7 @@ def ding_sample(
     is float32 for half-precision inputs, else the dtype of ``noise``.
     """
     _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std,
-                  parametrization, callback, x_start)
+                  parametrization, callback, x_start, particles)
     sigma_values = _sigma_list(sigmas)
     if final_sigma is not None:
         if (isinstance(final_sigma, bool) or not isinstance(final_sigma, numbers.Real)
@@ -235,10 +239,6 @@ def ding_sample(
             raise ValueError(f"final_sigma must be a finite number > 0 or None, got {final_sigma!r}")
         if len(sigma_values) >= 3 and sigma_values[-1] == 0.0 and sigma_values[-2] > final_sigma:
             sigma_values = sigma_values[:-2] + [float(final_sigma), 0.0]
-    if isinstance(particles, bool) or not isinstance(particles, numbers.Integral) or particles < 1:
-        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
-    if particles > 1 and variant != "ding1":
-        raise ValueError(f"particles > 1 needs variant='ding1' (the DInG-1 proposal), got variant={variant!r}")
     if (isinstance(particle_sigma_min, bool) or not isinstance(particle_sigma_min, numbers.Real)
             or not math.isfinite(particle_sigma_min) or particle_sigma_min < 0):
         raise ValueError(f"particle_sigma_min must be a finite number >= 0, got {particle_sigma_min!r}")

@@ -62,8 +62,8 @@ NODE_SHAPES = {
     "DInGKSampler": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
                       ("latent_image", "LATENT")], [("LATENT", "LATENT")],
                      ["seed", "@control_after_generate", "steps", "cfg", "scheduler", "denoise",
-                      "variant", "obs_std", "eta"]),
-    "DInGSampler": ([], [("SAMPLER", "SAMPLER")], ["variant", "obs_std", "eta"]),
+                      "variant", "obs_std", "eta", "particles"]),
+    "DInGSampler": ([], [("SAMPLER", "SAMPLER")], ["variant", "obs_std", "eta", "particles"]),
     "DInGComposite": ([("original", "IMAGE"), ("generated", "IMAGE"), ("mask", "MASK")],
                       [("IMAGE", "IMAGE")], ["feather"]),
     "CLIPLoader": ([], [("CLIP", "CLIP")], ["clip_name", "type", "device"]),
@@ -300,7 +300,7 @@ INPUT_ORDER = {
     "FluxGuidance": ["conditioning", "guidance"],
     "DInGInpaintEncode": ["pixels", "mask", "vae", "grow_mask_by", "mask_mode"],
     "DInGKSampler": ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative", "latent_image",
-                     "denoise", "variant", "obs_std", "eta"],
+                     "denoise", "variant", "obs_std", "eta", "particles"],
     "DInGComposite": ["original", "generated", "mask", "feather"],
     "CLIPLoader": ["clip_name", "type", "device"],
     "ImageFromBatch": ["image", "batch_index", "length"],
@@ -404,27 +404,28 @@ def _prompt_pair(g: Graph, pos_id: int, prompt: str, pos_title: str) -> None:
 
 def sd35_medium_inpaint() -> Graph:
     g = Graph("ding_sd35_medium_inpaint", "SD3.5 Medium inpaint",
-              "28 steps | cfg 2 | ding")
+              "28 steps | cfg 2 | ding1")
     _sd35_loaders(g)
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
     g.add(5, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
-    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
     _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_inpaint")
     _note(g, 10,
           "## DInG inpainting, SD3.5 Medium\n\nNo inpainting checkpoint needed: DInG conditions the "
           "base model on the unmasked pixels at every step.\n\n" + mask_steps(EMPTY_NEGATIVE) + "\n\n"
           + _files_note([(SD35_MEDIUM, "about 11.6 GB")]) + "\n\n"
-          "Settings follow the DInG paper: 28 steps, cfg 2 (2-3 is fine), `ding`, obs_std 0.01, "
-          "eta `square`. Keep images near 1 megapixel. Grey mask strokes: set `mask_mode` to "
+          "28 steps, cfg 2 (2-3 is fine), `ding1` with eta `ddpm`: 28 model calls, the best measured "
+          "per call. The paper's setting is `ding` with eta `square` (55 calls at 28 steps). Keep "
+          "images near 1 megapixel. Grey mask strokes: set `mask_mode` to "
           "`soft` for partial-strength edits.")
     return g
 
 
 def sd35_large_turbo_inpaint() -> Graph:
     g = Graph("ding_sd35_large_turbo_inpaint", "SD3.5 Turbo inpaint",
-              "6 steps | cfg 1 | ding")
+              "8 steps | cfg 1 | ding1")
     g.add(1, "CheckpointLoaderSimple", (X[1], 0), ["sd3.5_large_turbo.safetensors"],
           title="Load Checkpoint (model + VAE)")
     g.add(2, "TripleCLIPLoader", (X[1], 130),
@@ -436,7 +437,7 @@ def sd35_large_turbo_inpaint() -> Graph:
           color=NEGATIVE, inputs={"conditioning": (4, 0)})
     g.add(6, "DInGInpaintEncode", (X[2], 245), [6, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 6, 1.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 8, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
     _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_turbo_inpaint")
     _note(g, 11,
@@ -444,8 +445,8 @@ def sd35_large_turbo_inpaint() -> Graph:
           + _files_note([("sd3.5_large_turbo.safetensors", "16.5 GB; gated: accept the licence first"),
                          ("clip_l.safetensors", "250 MB"), ("clip_g.safetensors", "1.4 GB"),
                          ("t5xxl_fp8_e4m3fn_scaled.safetensors", "5.2 GB")]) + "\n\n"
-          "Turbo is distilled for few steps without guidance: 4-8 steps, cfg 1. `ding` at 6 steps "
-          "makes 11 model calls. **SD3.5 Large** (not Turbo): `sd3.5_large.safetensors`, 28 steps, "
+          "Turbo is distilled for few steps without guidance: 4-8 steps, cfg 1. `ding1` at 8 steps "
+          "makes 8 model calls. **SD3.5 Large** (not Turbo): `sd3.5_large.safetensors`, 28 steps, "
           "cfg 2-3 (untested here).")
     return g
 
@@ -458,7 +459,7 @@ def sd35_outpaint() -> Graph:
     _prompt_pair(g, 4, PROMPT_OUTPAINT, "Positive prompt (the whole picture)")
     g.add(6, "DInGInpaintEncode", (X[2], 345), [8, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
     _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_outpaint")
     _note(g, 11,
@@ -482,7 +483,7 @@ def sd35_custom_sampling() -> Graph:
     g.add(10, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
     g.add(6, "CFGGuider", (X[3], 0), [2.0], inputs={"model": (5, 0), "positive": (3, 0), "negative": (4, 0)})
-    g.add(7, "DInGSampler", (X[3], 130), ["ding", 0.01, "square"], color=DING)
+    g.add(7, "DInGSampler", (X[3], 130), ["ding1", 0.01, "ddpm", 1], color=DING)
     g.add(8, "BasicScheduler", (X[3], 270), ["simple", 28, 1.0], inputs={"model": (5, 0)})
     g.add(9, "RandomNoise", (X[3], 410), [42, "fixed"])
     g.add(11, "SamplerCustomAdvanced", (X[3], 525), [],
@@ -495,14 +496,14 @@ def sd35_custom_sampling() -> Graph:
           + mask_steps(EMPTY_NEGATIVE) + "\n\n"
           "- **ModelSamplingSD3** shift 3.0 is SD3.5's own schedule.\n"
           "- The latent must come from **DInG Inpaint/Outpaint Encode** (it carries the mask).\n"
-          "- Model calls: 2 x steps - 1 with `ding`, steps with `ding1`.\n\n"
+          "- Model calls: steps with `ding1`, 2 x steps - 1 with `ding`.\n\n"
           + _files_note([(SD35_MEDIUM, "about 11.6 GB")]))
     return g
 
 
 def flux1_dev_inpaint() -> Graph:
     g = Graph("ding_flux1_dev_inpaint", "Flux.1 dev inpaint",
-              "20 steps | guidance 3.5 | ding")
+              "28 steps | guidance 3.5 | ding1")
     g.add(1, "UNETLoader", (X[1], 0), ["flux1-dev.safetensors", "default"])
     g.add(2, "DualCLIPLoader", (X[1], 110), ["clip_l.safetensors", "t5xxl_fp16.safetensors", "flux", "default"])
     g.add(3, "VAELoader", (X[1], 270), ["ae.safetensors"])
@@ -514,7 +515,7 @@ def flux1_dev_inpaint() -> Graph:
           color=NEGATIVE, inputs={"conditioning": (5, 0)})
     g.add(8, "DInGInpaintEncode", (X[2], 315), [6, "hard"], color=DING,
           inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
-    g.add(9, "DInGKSampler", (X[3], 0), [42, "fixed", 20, 1.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(9, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (1, 0), "positive": (6, 0), "negative": (7, 0), "latent_image": (8, 0)})
     _tail(g, 10, (4, 0), (8, 1), (9, 0), (3, 0), "ding_flux_inpaint")
     _note(g, 13,
@@ -525,7 +526,7 @@ def flux1_dev_inpaint() -> Graph:
                          ("t5xxl_fp16.safetensors", "9.8 GB"),
                          ("ae.safetensors", "335 MB")]) + "\n\n"
           "Flux dev is guidance-distilled: keep cfg 1 and steer with **FluxGuidance** (about 3.5). "
-          "`ding` at 20 steps makes 39 model calls. Use `weight_dtype` fp8 below 24 GB of VRAM.")
+          "`ding1` at 28 steps makes 28 model calls. Use `weight_dtype` fp8 below 24 GB of VRAM.")
     return g
 
 
@@ -542,7 +543,7 @@ NEGATIVE_WAN = "blurry, distorted, flickering, low quality, watermark, text"
 
 def wan21_video_inpaint() -> Graph:
     g = Graph("ding_wan21_video_inpaint", "Wan 2.1 video inpaint",
-              "33 frames | 25 steps | cfg 5 | ding")
+              "33 frames | 30 steps | cfg 5 | ding1")
     x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
     g.add(1, "UNETLoader", (x[1], 0), [WAN_T2V, "default"], size=(225, 82))
     g.add(2, "CLIPLoader", (x[1], 115), [WAN_TEXT, "wan", "default"])
@@ -567,7 +568,7 @@ def wan21_video_inpaint() -> Graph:
           inputs={"model": (1, 0)})
     g.add(16, "DInGInpaintEncode", (x[4], 90), [8, "hard"], color=DING, size=(225, 122),
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (3, 0)})
-    g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 25, 5.0, "simple", 1.0, "ding", 0.01, "square"],
+    g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, size=(225, 310),
           inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
     g.add(18, "VAEDecode", (x[4], 590), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
@@ -587,7 +588,7 @@ def wan21_video_inpaint() -> Graph:
         "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
         "the clip's (16 is Wan's).\n\n"
         + _files_note([(WAN_T2V, "2.8 GB"), (WAN_TEXT, "6.7 GB"), (WAN_VAE, "254 MB")]) + "\n\n"
-        "`ding`, 25 steps: 49 model calls. Time grows with frames x pixels."],
+        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels."],
         title="Read me", color=NOTE, size=(250, 697))
     return g
 

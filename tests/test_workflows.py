@@ -289,15 +289,17 @@ def _ding_settings(ui):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_ding_settings_follow_the_paper(name):
+def test_ding_settings_are_the_measured_defaults(name):
+    """ding1 with the ddpm bridge noise: best per model call in bench.peers / bench.defaults
+    (README, Quality per model call); particles (experimental) off."""
     w = _ding_settings(load_ui(name))
-    assert w["obs_std"] == 0.01 and w["eta"] == "square" and w["variant"] in ("ding", "ding1")
+    assert w["obs_std"] == 0.01 and w["eta"] == "ddpm" and w["variant"] == "ding1" and w["particles"] == 1
 
 
 def test_sd35_medium_settings():
     for name in ("ding_sd35_medium_inpaint", "ding_sd35_outpaint"):
         w = _ding_settings(load_ui(name))
-        assert w["steps"] == 28 and 2.0 <= w["cfg"] <= 3.0 and w["variant"] == "ding"
+        assert w["steps"] == 28 and 2.0 <= w["cfg"] <= 3.0 and w["variant"] == "ding1"
         assert w["denoise"] == 1.0
     ui = load_ui("ding_sd35_custom_sampling")
     (sched,) = nodes_of(ui, "BasicScheduler")
@@ -327,7 +329,7 @@ def test_wan_video_settings():
     ui = load_ui("ding_wan21_video_inpaint")
     (ks,) = nodes_of(ui, "DInGKSampler")
     w = named_widgets(ks)
-    assert w["variant"] == "ding" and w["denoise"] == 1.0 and 4.0 <= w["cfg"] <= 6.0 and w["steps"] >= 20
+    assert w["variant"] == "ding1" and w["denoise"] == 1.0 and 4.0 <= w["cfg"] <= 6.0 and w["steps"] >= 20
     shift, _ = source_of(ui, ks, "model")
     assert shift["type"] == "ModelSamplingSD3" and named_widgets(shift)["shift"] == 8.0
     assert source_of(ui, shift, "model")[0]["type"] == "UNETLoader"
