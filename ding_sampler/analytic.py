@@ -135,9 +135,8 @@ class GaussianMixture:
         return GaussianMixture(weights, means, covs)
 
 
-def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_projections: int = 256,
-                       seed: int = 0) -> float:
-    """Sliced 2-Wasserstein distance between two equal-size sample sets [N, d]."""
+def _sorted_projections(a: torch.Tensor, b: torch.Tensor, n_projections: int, seed: int):
+    """Both sample sets [N, d] projected on the same random unit directions, each column sorted."""
     a = a.to(torch.float64).reshape(a.shape[0], -1)
     b = b.to(torch.float64).reshape(b.shape[0], -1)
     if a.shape != b.shape:
@@ -145,8 +144,13 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_projections: int = 25
     g = torch.Generator().manual_seed(seed)
     dirs = torch.randn(a.shape[1], n_projections, generator=g, dtype=torch.float64)
     dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    pa, _ = torch.sort(a @ dirs, dim=0)
-    pb, _ = torch.sort(b @ dirs, dim=0)
+    return torch.sort(a @ dirs, dim=0)[0], torch.sort(b @ dirs, dim=0)[0]
+
+
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_projections: int = 256,
+                       seed: int = 0) -> float:
+    """Sliced 2-Wasserstein distance between two equal-size sample sets [N, d]."""
+    pa, pb = _sorted_projections(a, b, n_projections, seed)
     return float(((pa - pb) ** 2).mean().sqrt())
 
 
@@ -154,15 +158,7 @@ def sliced_wasserstein_1(a: torch.Tensor, b: torch.Tensor, n_projections: int = 
                          seed: int = 0) -> float:
     """Sliced 1-Wasserstein distance (mean |sorted projection difference|) between
     two equal-size sample sets [N, d]."""
-    a = a.to(torch.float64).reshape(a.shape[0], -1)
-    b = b.to(torch.float64).reshape(b.shape[0], -1)
-    if a.shape != b.shape:
-        raise ValueError(f"sample sets must have equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
-    g = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(a.shape[1], n_projections, generator=g, dtype=torch.float64)
-    dirs = dirs / dirs.norm(dim=0, keepdim=True)
-    pa, _ = torch.sort(a @ dirs, dim=0)
-    pb, _ = torch.sort(b @ dirs, dim=0)
+    pa, pb = _sorted_projections(a, b, n_projections, seed)
     return float((pa - pb).abs().mean())
 
 
