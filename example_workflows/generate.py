@@ -87,7 +87,7 @@ SIZES = {
     "ImagePadForOutpaint": (260, 174), "ModelSamplingSD3": (260, 58), "CFGGuider": (280, 98),
     "BasicScheduler": (280, 106), "RandomNoise": (280, 82), "SamplerCustomAdvanced": (280, 126),
     "VAEDecode": (210, 46), "SaveImage": (280, 330), "DInGInpaintEncode": (280, 122),
-    "DInGKSampler": (280, 310), "DInGSampler": (280, 106), "DInGComposite": (280, 102),
+    "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (280, 102),
     "MarkdownNote": (280, 660),
     "CLIPLoader": (225, 106), "LoadVideo": (225, 200), "GetVideoComponents": (225, 70),
     "ImageFromBatch": (225, 82), "ImageScale": (225, 130), "ImageToMask": (225, 58),
@@ -372,7 +372,7 @@ def _note(g: Graph, node_id: int, text: str) -> None:
     g.add(node_id, "MarkdownNote", (X[0], 0), [text], title="Read me", color=NOTE)
 
 
-UNDER_SAMPLER = ((X[3], 350), (X[3], 430), (X[4], 0))  # decode, composite, save
+UNDER_SAMPLER = ((X[3], 372), (X[3], 452), (X[4], 0))  # decode, composite, save
 STACKED = ((X[4], 0), (X[4], 80), (X[4], 220))
 
 
@@ -484,9 +484,9 @@ def sd35_custom_sampling() -> Graph:
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
     g.add(6, "CFGGuider", (X[3], 0), [2.0], inputs={"model": (5, 0), "positive": (3, 0), "negative": (4, 0)})
     g.add(7, "DInGSampler", (X[3], 130), ["ding1", 0.01, "ddpm", 1], color=DING)
-    g.add(8, "BasicScheduler", (X[3], 270), ["simple", 28, 1.0], inputs={"model": (5, 0)})
-    g.add(9, "RandomNoise", (X[3], 410), [42, "fixed"])
-    g.add(11, "SamplerCustomAdvanced", (X[3], 525), [],
+    g.add(8, "BasicScheduler", (X[3], 295), ["simple", 28, 1.0], inputs={"model": (5, 0)})
+    g.add(9, "RandomNoise", (X[3], 435), [42, "fixed"])
+    g.add(11, "SamplerCustomAdvanced", (X[3], 550), [],
           inputs={"noise": (9, 0), "guider": (6, 0), "sampler": (7, 0), "sigmas": (8, 0),
                   "latent_image": (10, 0)})
     _tail(g, 12, (2, 0), (10, 1), (11, 0), (1, 2), "ding_custom", STACKED)
@@ -505,9 +505,9 @@ def flux1_dev_inpaint() -> Graph:
     g = Graph("ding_flux1_dev_inpaint", "Flux.1 dev inpaint",
               "28 steps | guidance 3.5 | ding1")
     g.add(1, "UNETLoader", (X[1], 0), ["flux1-dev.safetensors", "default"])
-    g.add(2, "DualCLIPLoader", (X[1], 110), ["clip_l.safetensors", "t5xxl_fp16.safetensors", "flux", "default"])
-    g.add(3, "VAELoader", (X[1], 270), ["ae.safetensors"])
-    g.add(4, "LoadImage", (X[1], 350), [INPUT_IMAGE, "image"])
+    g.add(2, "DualCLIPLoader", (X[1], 115), ["clip_l.safetensors", "t5xxl_fp16.safetensors", "flux", "default"])
+    g.add(3, "VAELoader", (X[1], 275), ["ae.safetensors"])
+    g.add(4, "LoadImage", (X[1], 363), [INPUT_IMAGE, "image"])
     g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_FLUX], title="Positive prompt (what to paint)",
           color=POSITIVE, inputs={"clip": (2, 0)})
     g.add(6, "FluxGuidance", (X[2], 170), [3.5], inputs={"conditioning": (5, 0)})
@@ -571,7 +571,7 @@ def wan21_video_inpaint() -> Graph:
     g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, size=(225, 310),
           inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
-    g.add(18, "VAEDecode", (x[4], 590), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
+    g.add(18, "VAEDecode", (x[4], 610), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
     g.add(19, "DInGComposite", (x[5], 0), [8], color=DING, size=(225, 102),
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (16, 1)})
     g.add(20, "CreateVideo", (x[5], 135), [16.0], inputs={"images": (19, 0), "audio": (7, 1)})

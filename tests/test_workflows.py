@@ -138,6 +138,16 @@ def test_file_names_are_readable_titles():
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_nodes_do_not_overlap(name):
+    """No node's box (its 30-px title bar included) covers another's."""
+    boxes = [(n["id"], n["pos"][0], n["pos"][1] - 30, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+             for n in load_ui(name)["nodes"]]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]), (a[0], b[0])
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_opens_ready_to_run_and_fits_the_window(name):
     ui = load_ui(name)
     for node in nodes_of(ui, "LoadImage"):
