@@ -408,6 +408,7 @@ class ModelCall:
     shape: tuple            # x.shape
     sigmas: list            # t as list (one per batch row)
     seconds: float          # wall time of this apply_model call
+    cpu_seconds: float = 0.0  # CPU time of the calling thread in it (time.thread_time)
     x: Any = None           # input latent (a detached float32 copy) when the counter keeps tensors
     out: Any = None         # apply_model's output (the denoised x0 estimate, per batch row), ditto
 
@@ -433,10 +434,10 @@ class ModelCallCounter:
         counter = self
 
         def apply_model(model_self, x, t, *args, **kwargs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             out = orig(model_self, x, t, *args, **kwargs)
             call = ModelCall(int(x.shape[0]), tuple(x.shape), [float(v) for v in t.flatten().tolist()],
-                             time.perf_counter() - t0)
+                             time.perf_counter() - t0, time.thread_time() - c0)
             if counter.keep_tensors:
                 call.x = x.detach().float().clone()
                 call.out = out.detach().float().clone()
@@ -467,6 +468,10 @@ class ModelCallCounter:
     @property
     def total_seconds(self) -> float:
         return sum(c.seconds for c in self.calls)
+
+    @property
+    def total_cpu_seconds(self) -> float:
+        return sum(c.cpu_seconds for c in self.calls)
 
     def ms_per_call(self, skip_first: int = 0) -> float:
         cs = self.calls[skip_first:]

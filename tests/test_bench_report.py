@@ -14,7 +14,7 @@ S = 4
 def _run(calls, f_per_call, own, peak=50.0):
     """A run of ``calls`` model calls of ``f_per_call`` s each plus ``own`` s outside the network."""
     network = f_per_call * calls
-    return Run(network + own, network, calls, peak)
+    return Run(network + own, network, calls, peak, cpu=network + own, net_cpu=network)
 
 
 def _runs(f=1.0, f_grad=1.5, back=1.7, setup=0.01):
@@ -39,13 +39,15 @@ def test_plan_pairs_ding_with_euler_at_equal_calls():
 
 
 def test_ratios_of_known_runs():
-    a = [Run(2.0, 1.5, 3, 30.0), Run(4.0, 3.0, 3, 0.0)]
-    b = [Run(1.0, 0.8, 3, 10.0), Run(2.0, 1.6, 3, 0.0)]
-    wall, paired, own, peak = overhead.ratios(a, b)
+    a = [Run(2.0, 1.5, 3, 30.0, cpu=1.8, net_cpu=1.4), Run(4.0, 3.0, 3, 0.0, cpu=3.6, net_cpu=2.8)]
+    b = [Run(1.0, 0.8, 3, 10.0, cpu=0.9, net_cpu=0.75), Run(2.0, 1.6, 3, 0.0, cpu=1.9, net_cpu=1.55)]
+    wall, paired, own, own_cpu, peak = overhead.ratios(a, b)
     assert wall == pytest.approx(3.0 / 1.5)
     assert paired == pytest.approx(2.0)
     # own: medians of (0.5, 1.0) and (0.2, 0.4), over B's median wall 1.5
     assert own == pytest.approx(1.0 + (0.75 - 0.3) / 1.5)
+    # own in CPU time: medians of (0.4, 0.8) and (0.15, 0.35), over B's median CPU time 1.4
+    assert own_cpu == pytest.approx(1.0 + (0.6 - 0.25) / 1.4)
     assert peak == pytest.approx(3.0)
 
 
@@ -63,10 +65,10 @@ def test_report_has_every_ratio_and_no_tracker_words():
     # equal calls with equal per-call cost and setup: every DInG / euler ratio is 1
     for a, b in overhead.comparisons(S)[:4]:
         row = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{a} / {b}"))
-        assert [float(v) for v in row.split()[-4:]] == pytest.approx([1.0, 1.0, 1.0, 1.0]), row
+        assert [float(v) for v in row.split()[-5:]] == pytest.approx([1.0, 1.0, 1.0, 1.0, 1.0]), row
     grad = next(ln for ln in text.splitlines() if ln.strip().startswith("gradient 4 / ding1 4"))
     wall = runs["gradient 4"][0].wall / runs["ding1 4"][0].wall
-    assert float(grad.split()[-4]) == pytest.approx(wall, abs=6e-4)
+    assert float(grad.split()[-5]) == pytest.approx(wall, abs=6e-4)
     assert float(grad.split()[-1]) == pytest.approx(10.0)
     m = re.search(r"= ([0-9.]+) F, against", text)
     assert m and float(m.group(1)) == pytest.approx(1.5 + 1.7, abs=0.006)
@@ -94,3 +96,14 @@ def test_model_table_rows_are_complete():
     for name, spec in overhead.MODELS.items():
         assert callable(spec.build), name
         assert spec.steps >= 2 and spec.quick_steps >= 2 and spec.repeats >= 1 and spec.quick_repeats >= 1
+
+
+def test_report_without_the_gradient_reference():
+    """Where the gradient reference cannot backpropagate (measure leaves it out), the report
+    still has every equal-call row and no gradient line."""
+    runs = {k: v for k, v in _runs().items() if not k.startswith("gradient")}
+    case = Case("made-up", "a model that does not exist", None, [], [], {})
+    text = "\n".join(overhead.report(case, S, runs))
+    for a, b in overhead.comparisons(S)[:4]:
+        assert any(ln.strip().startswith(f"{a} / {b}") for ln in text.splitlines())
+    assert "gradient" not in text
