@@ -96,6 +96,43 @@ def _sigma_list(sigmas) -> list:
         raise ValueError("sigmas must be a 1-D tensor or a sequence of numbers") from None
 
 
+def _noise_source(generator: Optional[torch.Generator], device, dtype) -> Callable[[tuple], torch.Tensor]:
+    """``draw(shape)``: standard normal noise from ``generator`` (the run's only randomness),
+    drawn on the generator's device and moved to ``device``."""
+    noise_device = generator.device if generator is not None else device
+
+    def draw(shape) -> torch.Tensor:
+        e = torch.randn(shape, generator=generator, device=noise_device, dtype=dtype)
+        return e if e.device == device else e.to(device)
+
+    return draw
+
+
+def _model_caller(denoiser: Denoiser, sigma_table: torch.Tensor, dtype):
+    """``call(x_vp, index, scale) -> (x_caller, x0_hat)``: the denoiser at ``sigma_table[index]``
+    on the caller's state ``x_vp / scale``; the first output's shape is checked."""
+    checked = []
+
+    def call(x_vp: torch.Tensor, index: int, scale: float):
+        x_in = x_vp if scale == 1.0 else x_vp / scale
+        out = denoiser(x_in, sigma_table[index].expand(x_vp.shape[0]))
+        if not checked:
+            if not isinstance(out, torch.Tensor) or out.shape != x_vp.shape:
+                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(f"denoiser returned {got}, expected a tensor of the latent shape "
+                                 f"{tuple(x_vp.shape)}")
+            checked.append(True)
+        return x_in, out.to(dtype)
+
+    return call
+
+
+def _forward_state(noise: torch.Tensor, y: torch.Tensor, sigma: float, parametrization: str) -> torch.Tensor:
+    """The variance-preserving state a y + s noise at ``sigma`` (just ``noise`` at a = 0, s = 1)."""
+    a, s = signal_and_noise(sigma, parametrization)
+    return noise.clone() if a == 0.0 and s == 1.0 else torch.mul(noise, s).add_(y, alpha=a)
+
+
 def posterior_step(
     x: torch.Tensor,
     x0: torch.Tensor,
@@ -260,36 +297,20 @@ def ding_sample(
 
     batch = shape[0]
     sigma_table = torch.tensor(sigma_values, dtype=dtype, device=device)
-
-    noise_device = generator.device if generator is not None else device
-
-    def draw_noise() -> torch.Tensor:
-        e = torch.randn(shape, generator=generator, device=noise_device, dtype=dtype)
-        return e if e.device == device else e.to(device)
-
-    checked = []
-
-    def call(x_vp: torch.Tensor, index: int, scale: float):
-        x_in = x_vp if scale == 1.0 else x_vp / scale
-        out = denoiser(x_in, sigma_table[index].expand(batch))
-        if not checked:
-            if not isinstance(out, torch.Tensor) or out.shape != shape:
-                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ValueError(f"denoiser returned {got}, expected a tensor of the latent shape {tuple(shape)}")
-            checked.append(True)
-        return x_in, out.to(dtype)
-
-    if particles > 1:
-        return _sample_particles(denoiser, noise.to(dtype=dtype), y, w, plan, final_estimate,
-                                 sigma_values, parametrization, float(obs_std), int(particles),
-                                 float(particle_sigma_min), generator, noise_device, callback,
-                                 paste_observation, x_start)
+    draw = _noise_source(generator, device, dtype)
+    call = _model_caller(denoiser, sigma_table, dtype)
     if x_start is not None:
         x = torch.mul(x_start.to(device=device, dtype=dtype), vp_scale(sigma_values[0], parametrization))
     else:
-        a0, s0 = signal_and_noise(sigma_values[0], parametrization)
-        x = noise.to(dtype=dtype)
-        x = x.clone() if a0 == 0.0 and s0 == 1.0 else torch.mul(x, s0).add_(y, alpha=a0)
+        x = _forward_state(noise.to(dtype=dtype), y, sigma_values[0], parametrization)
+
+    if particles > 1:
+        return _sample_particles(call, draw, x, y, w, plan, final_estimate, sigma_values, parametrization,
+                                 float(obs_std), int(particles), float(particle_sigma_min), generator,
+                                 callback, sigma_table, paste_observation)
+
+    def draw_noise() -> torch.Tensor:
+        return draw(shape)
 
     for i, step in enumerate(plan):
         x_in, x0 = call(x, i, step.scale_t)
@@ -312,57 +333,34 @@ def ding_sample(
     return x if last_scale == 1.0 else x / last_scale
 
 
-def _sample_particles(denoiser, noise, y, w, plan, final_estimate, sigma_values, parametrization,
-                      obs_std, k, sigma_min, generator, noise_device, callback, paste_observation,
-                      x_start=None):
+def _sample_particles(call, draw, x_first, y, w, plan, final_estimate, sigma_values, parametrization,
+                      obs_std, k, sigma_min, generator, callback, sigma_table, paste_observation):
     """``ding_sample`` with ``particles = k > 1`` (see ``ding_sampler.particles``).
 
-    Particle 0 of every item starts from the caller's start state (``x_start``,
-    or ``noise`` mixed with the observation), the others from the forward process
+    Particle 0 of every item starts from the run's start state ``x_first`` (the caller's
+    ``x_start``, or ``noise`` mixed with the observation), the others from the forward process
     with fresh noise from the generator; rows are item-major (item b owns rows
     b*k .. b*k + k - 1).
     """
-    device, dtype, shape = noise.device, noise.dtype, noise.shape
+    shape = x_first.shape
     batch = shape[0]
-    n = batch * k
-    big = (n,) + tuple(shape[1:])
-
-    def draw_noise(sz) -> torch.Tensor:
-        e = torch.randn(sz, generator=generator, device=noise_device, dtype=dtype)
-        return e if e.device == device else e.to(device)
-
-    extra = draw_noise((batch, k - 1) + tuple(shape[1:]))
-    start = torch.cat([noise[:, None], extra], dim=1).reshape(big)
+    big = (batch * k,) + tuple(shape[1:])
+    extra = draw((batch, k - 1) + tuple(shape[1:]))
     y_big = y.repeat_interleave(k, 0)
     w_big = w.expand(shape).repeat_interleave(k, 0) if (w.ndim == len(shape) and w.shape[0] > 1) else w
-    sigma_table = torch.tensor(sigma_values, dtype=dtype, device=device)
-    checked = []
-
-    def call(x_vp, index, scale):
-        x_in = x_vp if scale == 1.0 else x_vp / scale
-        out = denoiser(x_in, sigma_table[index].expand(n))
-        if not checked:
-            if not isinstance(out, torch.Tensor) or out.shape != x_vp.shape:
-                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ValueError(f"denoiser returned {got}, expected a tensor of the particle batch shape {big}")
-            checked.append(True)
-        return x_in, out.to(dtype)
+    x = torch.cat([x_first[:, None], _forward_state(extra, y[:, None], sigma_values[0], parametrization)],
+                  dim=1).reshape(big)
 
     cb = None
     if callback is not None:
         def cb(i, x_in, x0):
             callback(i, x_in, x0, sigma_table[i].expand(batch))
 
-    a0, s0 = signal_and_noise(sigma_values[0], parametrization)
-    x = start.clone() if a0 == 0.0 and s0 == 1.0 else torch.mul(start, s0).add_(y_big, alpha=a0)
-    if x_start is not None:
-        first = torch.mul(x_start.to(device=device, dtype=dtype), vp_scale(sigma_values[0], parametrization))
-        x.view(batch, k, *shape[1:])[:, 0] = first
     last = len(plan)
     last_scale = vp_scale(sigma_values[last], parametrization)
     last_a, last_s = signal_and_noise(sigma_values[last], parametrization)
     out, chosen, _ = run_particles(call, plan, final_estimate, x, y_big, w_big, obs_std, k,
-                                   draw_noise, generator, cb, sigma_min, last_scale, last,
+                                   draw, generator, cb, sigma_min, last_scale, last,
                                    last_a, last_s)
     out = out.index_select(0, chosen)
     if final_estimate and paste_observation:
