@@ -149,7 +149,7 @@ def run_particles(call: Callable, plan: List[Transition], final_estimate: bool, 
     n = x.shape[0]
     batch = n // k
     state = ParticleState(batch, k, x.device, generator)
-    shared_coords = (w > 0).expand_as(x[:1]).expand(batch, *x.shape[1:]).repeat_interleave(k, 0)
+    shared_coords = (w > 0).expand_as(x)  # w: one keep mask for all rows, or one per row (item-major)
     active = True
 
     for i, step in enumerate(plan):

@@ -301,3 +301,22 @@ def test_x_start_is_particle_zero_start():
     b = ding_sample(prior.denoiser(), noise, sig, yf, keep.float(), generator=torch.Generator().manual_seed(1),
                     x_start=x_start, **kw)
     assert torch.equal(a, b)
+
+
+def test_per_item_keep_masks_with_particles():
+    """One keep mask per batch item (as ComfyUI hands a batched noise_mask): each item's particles
+    use its own mask, and the kept region of every item is its own observation."""
+    def denoise(x, sigma):
+        s = sigma.reshape(-1, *([1] * (x.ndim - 1))).to(x.dtype)
+        return (1 - s) * x / ((1 - s) ** 2 + s ** 2)
+
+    g = torch.Generator().manual_seed(5)
+    noise, y = torch.randn(2, 3, 4, 4, generator=g), torch.randn(2, 3, 4, 4, generator=g)
+    keep = torch.zeros(2, 1, 4, 4)
+    keep[0, :, :2] = 1  # item 0 keeps its top half, item 1 its left half
+    keep[1, :, :, :2] = 1
+    out = ding_sample(denoise, noise, flow_sigmas(6), y, keep, variant="ding1", eta="ddpm",
+                      particles=3, generator=g, paste_observation=True)
+    assert out.shape == noise.shape
+    kept = keep.expand_as(y) > 0
+    assert torch.equal(out[kept], y[kept]) and not torch.equal(out[~kept], y[~kept])
