@@ -85,10 +85,6 @@ class DInGInpaintEncode(io.ComfyNode):
         if not bool((repaint > 0).any()):
             raise ValueError("mask is empty: nothing in the image is marked for repainting. " + EMPTY_MASK_HELP)
         repaint = dilate(repaint, int(grow_mask_by))
-        time_ratio = video_time_ratio(vae)
-        if time_ratio is not None:  # video VAE (Wan): the batch is the frames of one clip
-            return io.NodeOutput(*encode_clip(pixels, repaint, vae, time_ratio, mask_mode == "soft",
-                                              EMPTY_MASK_HELP))
 
         (top, left), (crop_h, crop_w) = crop_offsets((height, width), ratio)
         crop = pixels[:, top:top + crop_h, left:left + crop_w, :3]
@@ -96,16 +92,21 @@ class DInGInpaintEncode(io.ComfyNode):
         if not bool((repaint_crop > 0).any()):
             raise ValueError("mask only covers the edge that the VAE crops off (the image size is not a multiple "
                              f"of {ratio}): nothing to repaint. " + EMPTY_MASK_HELP)
-        samples = vae.encode(crop)
-        latent_size = tuple(samples.shape[-2:])
-        if mask_mode == "soft":
-            latent_repaint = soft_latent_mask_from_pixels(repaint_crop, latent_size)
+        time_ratio = video_time_ratio(vae)
+        if time_ratio is not None:  # video VAE (Wan): the batch is the frames of one clip
+            samples, latent_repaint, pixel_crop = encode_clip(crop, repaint_crop, vae, time_ratio,
+                                                              mask_mode == "soft")
         else:
-            latent_repaint = latent_mask_from_pixels(repaint_crop, latent_size)
+            samples = vae.encode(crop)
+            latent_size = tuple(samples.shape[-2:])
+            if mask_mode == "soft":
+                latent_repaint = soft_latent_mask_from_pixels(repaint_crop, latent_size)
+            else:
+                latent_repaint = latent_mask_from_pixels(repaint_crop, latent_size)
+            pixel_crop = pixel_mask_from_latent(latent_repaint, (crop_h, crop_w))
 
         pixel_repaint = torch.zeros((batch, height, width), dtype=torch.float32)
-        pixel_repaint[:, top:top + crop_h, left:left + crop_w] = pixel_mask_from_latent(
-            latent_repaint, (crop_h, crop_w)).cpu()
+        pixel_repaint[:, top:top + crop_h, left:left + crop_w] = pixel_crop.cpu()
         noise_mask = latent_repaint.to(comfy.model_management.intermediate_device())
         return io.NodeOutput({"samples": samples, "noise_mask": noise_mask}, pixel_repaint)
 

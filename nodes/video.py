@@ -10,10 +10,7 @@ from typing import Optional
 
 import torch
 
-import comfy.model_management
-
 from ..ding_sampler.masks import (
-    crop_offsets,
     latent_frame_spans,
     pixel_mask_from_video_latent,
     video_latent_mask_from_pixels,
@@ -38,14 +35,14 @@ def video_time_ratio(vae) -> Optional[int]:
     return int(ratio)
 
 
-def encode_clip(pixels: torch.Tensor, repaint: torch.Tensor, vae, time_ratio: int, soft: bool = False,
-                empty_help: str = ""):
-    """Encode a clip IMAGE [T, H, W, C] with per-frame repaint masks [T, H, W] (already grown);
-    ``soft`` picks the soft (area-averaged) mask rule instead of the conservative one.
+def encode_clip(pixels: torch.Tensor, repaint: torch.Tensor, vae, time_ratio: int, soft: bool = False):
+    """Encode a clip IMAGE [T, H, W, C] (already cropped to the VAE grid) with its per-frame repaint
+    masks [T, H, W] (grown, cropped alike); ``soft`` picks the soft (area-averaged) mask rule
+    instead of the conservative one.
 
-    Returns (LATENT with samples [1, C, T', h, w] and noise_mask [1, 1, T', h, w],
-    per-frame pixel repaint MASK [T, H, W])."""
-    frames, height, width = pixels.shape[:3]
+    Returns (samples [1, C, T', h, w], latent repaint mask [1, 1, T', h, w], per-frame pixel
+    repaint mask [T, H, W])."""
+    frames = pixels.shape[0]
     try:
         latent_frame_spans(frames, time_ratio)
     except ValueError:
@@ -53,19 +50,9 @@ def encode_clip(pixels: torch.Tensor, repaint: torch.Tensor, vae, time_ratio: in
             f"pixels has {frames} frames, but this video VAE encodes clips of 1 + {time_ratio}*n frames "
             f"(1, {1 + time_ratio}, {1 + 2 * time_ratio}, ..., {1 + 20 * time_ratio}): trim the clip, e.g. "
             f"with Image From Batch (length {1 + (frames - 1) // time_ratio * time_ratio})") from None
-    ratio = int(vae.spacial_compression_encode())
-    (top, left), (crop_h, crop_w) = crop_offsets((height, width), ratio)
-    repaint_crop = repaint[:, top:top + crop_h, left:left + crop_w]
-    if not bool((repaint_crop > 0).any()):
-        raise ValueError("mask only covers the edge that the VAE crops off (the frame size is not a multiple "
-                         f"of {ratio}): nothing to repaint. " + empty_help)
-    samples = vae.encode(pixels[:, top:top + crop_h, left:left + crop_w, :3])
+    samples = vae.encode(pixels)
     if samples.ndim != 5:
         raise ValueError(f"the video VAE returned a latent of shape {tuple(samples.shape)}, expected 5-D")
-    latent_repaint = video_latent_mask_from_pixels(repaint_crop, tuple(samples.shape[-3:]), time_ratio,
-                                                   soft=soft)
-    pixel_repaint = torch.zeros((frames, height, width), dtype=torch.float32)
-    pixel_repaint[:, top:top + crop_h, left:left + crop_w] = pixel_mask_from_video_latent(
-        latent_repaint, time_ratio, (crop_h, crop_w)).cpu()
-    noise_mask = latent_repaint.to(comfy.model_management.intermediate_device())
-    return {"samples": samples, "noise_mask": noise_mask}, pixel_repaint
+    latent_repaint = video_latent_mask_from_pixels(repaint, tuple(samples.shape[-3:]), time_ratio, soft=soft)
+    pixel_repaint = pixel_mask_from_video_latent(latent_repaint, time_ratio, tuple(pixels.shape[1:3]))
+    return samples, latent_repaint, pixel_repaint
