@@ -94,29 +94,25 @@ def _probe_parametrization(sampling, model_patcher) -> str:
     model_name = type(getattr(model_patcher, "model", None)).__name__
     noise = torch.tensor(_PROBE_NOISE, dtype=torch.float64).view(1, -1, 1, 1)
     latent = torch.tensor(_PROBE_LATENT, dtype=torch.float64).view(1, -1, 1, 1)
-    fits = {"flow": True, "ve": True}
-    noise_gain, latent_gain = [], []
-    for sigma in _PROBE_SIGMAS:
+
+    def noised(sigma, y):
         try:
-            out = sampling.noise_scaling(torch.tensor([sigma], dtype=torch.float64), noise.clone(),
-                                         latent.clone(), max_denoise=False)
-            out = torch.as_tensor(out, dtype=torch.float64)
-            # the linear form out = g_y y + g_n n, read off with the latent or the noise set to 0
-            g_n = sampling.noise_scaling(torch.tensor([sigma], dtype=torch.float64), noise.clone(),
-                                         torch.zeros_like(latent), max_denoise=False)
+            out = sampling.noise_scaling(torch.tensor([sigma], dtype=torch.float64), noise.clone(), y.clone(),
+                                         max_denoise=False)
+            return torch.as_tensor(out, dtype=torch.float64)
         except Exception as e:  # noqa: BLE001  (anything: the model does not follow the contract)
             raise ValueError(
                 f"DInG cannot use this model ({model_name}): its sampling ({name}) failed when asked "
                 f"to noise a latent ({type(e).__name__}: {e})") from e
-        g_n = float((torch.as_tensor(g_n, dtype=torch.float64) / noise).mean())
-        noise_gain.append(g_n)
-        latent_gain.append(float(((out - g_n * noise) / latent).mean()))
-        fits["flow"] &= torch.allclose(out, sigma * noise + (1 - sigma) * latent, rtol=1e-5, atol=1e-6)
-        fits["ve"] &= torch.allclose(out, latent + sigma * noise, rtol=1e-5, atol=1e-6)
-    if fits["flow"]:
-        return "flow"
-    if fits["ve"]:
-        return "ve"
+
+    outs = [noised(sigma, latent) for sigma in _PROBE_SIGMAS]
+    for form, expected in (("flow", lambda s: s * noise + (1 - s) * latent),
+                           ("ve", lambda s: latent + s * noise)):
+        if all(torch.allclose(out, expected(s), rtol=1e-5, atol=1e-6) for out, s in zip(outs, _PROBE_SIGMAS)):
+            return form
+    # refused: read the linear form out = g_y y + g_n n off a second call with the latent set to 0
+    noise_gain = [float((noised(s, torch.zeros_like(latent)) / noise).mean()) for s in _PROBE_SIGMAS]
+    latent_gain = [float(((out - g * noise) / latent).mean()) for out, g in zip(outs, noise_gain)]
     need = ("DInG needs noise_scaling(sigma, noise, latent) = sigma*noise + (1-sigma)*latent (flow models: "
             "SD3, Flux, Wan, ...) or latent + sigma*noise (eps / v-prediction models)")
     if all(abs(g) < 1e-9 for g in noise_gain):
