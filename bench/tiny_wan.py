@@ -31,7 +31,7 @@ from typing import Optional
 
 import torch
 
-from bench.tiny_models import make_test_image, make_test_mask
+from bench.tiny_models import _fill, _save, make_test_image, make_test_mask
 
 WAN_LATENT_CHANNELS = 16
 WAN_TEXT_DIM = 4096          # umt5-xxl width: text_embedding.0.weight [dim, 4096]
@@ -64,27 +64,10 @@ def wan_shapes(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1) -> dict:
 
 def build_wan_state_dict(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1,
                          seed: int = 0) -> dict:
-    """Bare-key (UNETLoader layout) Wan 2.1 t2v state dict, float32, deterministic: norm
-    weights 1 + small noise, biases small, matrices and modulations fan-in scaled."""
-    shapes = wan_shapes(dim, ffn_dim, num_layers)
-    g = torch.Generator(device="cpu").manual_seed(int(seed))
-    out = {}
-    for k in sorted(shapes):
-        shape = shapes[k]
-        if k.endswith("bias"):
-            out[k] = torch.randn(shape, generator=g) * 0.02
-        elif len(shape) == 1:
-            out[k] = 1.0 + torch.randn(shape, generator=g) * 0.02
-        else:
-            out[k] = torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
-    return out
-
-
-def _save(sd: dict, path: Path, meta: dict):
-    from safetensors.torch import save_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in sd.items()}, str(path),
-              metadata={k: str(v) for k, v in meta.items()})
+    """Bare-key (UNETLoader layout) Wan 2.1 t2v state dict, float32, deterministic: the
+    tiny_models weight filling (norm weights 1 + small noise, biases small, matrices and
+    modulations fan-in scaled)."""
+    return _fill(wan_shapes(dim, ffn_dim, num_layers), seed)
 
 
 # --------------------------------------------------------------------------- VAE
