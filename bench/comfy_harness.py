@@ -325,6 +325,7 @@ def _make_test_nodes():
     import torch
 
     from bench import tiny_models
+    from bench.tiny_families import CONDITIONING_FAMILIES
 
     class DInGTestConditioning:
         """TEST ONLY: CONDITIONING from a seed in one model family's text-encoder shapes (no text
@@ -336,7 +337,7 @@ def _make_test_nodes():
                 "tokens": ("INT", {"default": tiny_models.SD3_TOKENS, "min": 1, "max": 4096}),
             }, "optional": {
                 "scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 100.0, "step": 0.01}),
-                "family": (["sd3", "flux", "sd15", "lumina2"], {"default": "sd3"}),
+                "family": (list(CONDITIONING_FAMILIES), {"default": "sd3"}),
             }}
         RETURN_TYPES = ("CONDITIONING",)
         FUNCTION = "make"

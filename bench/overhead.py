@@ -100,7 +100,7 @@ def wan_case(h, label: str, frames: int, px: int) -> Case:
     """A tiny random-weight Wan 2.1 t2v model (dim 128, 1 block) on a 5-D latent of ``frames``
     frames at ``px`` x ``px``, a box masked in every frame (the space-time mask rule)."""
     import torch
-    from bench import tiny_wan
+    from bench import tiny_families, tiny_wan
     from ding_sampler.masks import video_latent_mask_from_pixels
     files = tiny_wan.write_tiny_wan(h.models_dir, name="bench_wan", dim=128, num_layers=1)
     files.vae_path.unlink()  # no VAE needed: the latent is made here
@@ -114,7 +114,7 @@ def wan_case(h, label: str, frames: int, px: int) -> Case:
     kept = float((1 - noise_mask).mean())
     return Case(label, f"Wan 2.1 t2v dim 128, 1 block, {frames} frames {px}x{px} px, latent "
                        f"{list(samples.shape)}, kept fraction {kept:.2f}",
-                model, tiny_wan.wan_conditioning(1), tiny_wan.wan_conditioning(2),
+                model, tiny_families.family_conditioning("wan", 1), tiny_families.family_conditioning("wan", 2),
                 {"samples": samples, "noise_mask": noise_mask})
 
 

@@ -45,6 +45,7 @@ LUMINA2_DIM = 2304
 LUMINA2_TOKENS = 64
 
 FAMILIES = ("flux", "sd15", "lumina2")
+CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan",)  # wan: bench/tiny_wan.py builds its model
 
 
 # --------------------------------------------------------------------------- detection
@@ -206,14 +207,15 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     sd15    [[ [B,T,768], {} ]]                                       (T default 77, CLIP-L)
     lumina2 [[ [B,T,2304], {"attention_mask": ones [B,T]} ]]          (T default 64, Gemma-2-2B;
             its text encoder always returns the mask, and Lumina 2's model needs it for num_tokens)
+    wan     [[ [B,T,4096], {} ]]                                      (T default 32, umt5-xxl)
     """
     if family == "sd3":
         return tiny_models.sd3_conditioning(seed=seed, tokens=tokens or tiny_models.SD3_TOKENS,
                                             batch=batch, scale=scale)
     dims = {"flux": (FLUX_CONTEXT_DIM, FLUX_TOKENS), "sd15": (SD15_CONTEXT_DIM, SD15_TOKENS),
-            "lumina2": (LUMINA2_CAP_DIM, LUMINA2_TOKENS)}
+            "lumina2": (LUMINA2_CAP_DIM, LUMINA2_TOKENS), "wan": (4096, 32)}
     if family not in dims:
-        raise ValueError(f"family: expected one of {('sd3',) + FAMILIES}, got {family!r}")
+        raise ValueError(f"family: expected one of {CONDITIONING_FAMILIES}, got {family!r}")
     dim, default_tokens = dims[family]
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     cond = torch.randn(batch, tokens or default_tokens, dim, generator=g) * scale

@@ -34,7 +34,6 @@ import torch
 from bench.tiny_models import _fill, _save, make_test_image, make_test_mask
 
 WAN_LATENT_CHANNELS = 16
-WAN_TEXT_DIM = 4096          # umt5-xxl width: text_embedding.0.weight [dim, 4096]
 WAN_HEAD_DIM = 128           # model_detection: num_heads = dim // 128
 WAN_VAE_DIM = 96             # the Wan 2.1 VAE width ComfyUI 0.3.64 hard-codes
 WAN_TIME_RATIO = 4           # pixel frames per latent frame (after the first)
@@ -198,12 +197,6 @@ def write_tiny_wan(models_dir, name: str = "tiny_wan21", dim: int = 128, ffn_dim
 
 # --------------------------------------------------------------------------- inputs
 
-def wan_conditioning(seed: int = 0, tokens: int = 32, batch: int = 1, scale: float = 1.0) -> list:
-    """Hand-made Wan CONDITIONING (umt5-xxl shaped): [[cross_attn [B, tokens, 4096], {}]]."""
-    g = torch.Generator(device="cpu").manual_seed(int(seed))
-    return [[torch.randn(batch, tokens, WAN_TEXT_DIM, generator=g) * scale, {}]]
-
-
 def make_clip_masks(frames: int = 5, width: int = 64, height: int = 64, kind: str = "rect",
                     x: int = 16, y: int = 16, w: int = 24, h: int = 24, stroke_width: int = 3,
                     only_frame: int = -1) -> torch.Tensor:
@@ -258,22 +251,7 @@ def make_test_nodes() -> dict:
                 masks = masks[:1]
             return (clip, masks)
 
-    class DInGTestWanConditioning:
-        """TEST ONLY: Wan-shaped CONDITIONING from a seed (no umt5-xxl needed)."""
-        @classmethod
-        def INPUT_TYPES(cls):
-            return {"required": {
-                "seed": ("INT", {"default": 0, "min": 0, "max": 2**63 - 1}),
-                "tokens": ("INT", {"default": 32, "min": 1, "max": 512}),
-            }}
-        RETURN_TYPES = ("CONDITIONING",)
-        FUNCTION = "make"
-        CATEGORY = "ding_test"
-
-        def make(self, seed, tokens):
-            return (wan_conditioning(seed=seed, tokens=tokens),)
-
-    return {"DInGTestClipMask": DInGTestClipMask, "DInGTestWanConditioning": DInGTestWanConditioning}
+    return {"DInGTestClipMask": DInGTestClipMask}
 
 
 def write_test_video(path, frames: torch.Tensor, fps: int = 16) -> Path:

@@ -9,7 +9,7 @@ per-frame composite.
 import pytest
 import torch
 
-from bench import tiny_wan
+from bench import tiny_families, tiny_wan
 from ding_sampler.masks import (
     feather_alpha,
     latent_frame_spans,
@@ -50,8 +50,8 @@ def video_prompt(files, *, frames=FRAMES, steps=STEPS, cfg=3.0, seed=3, variant=
     p = {
         "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": files.unet_name, "weight_dtype": "default"}},
         "vae": {"class_type": "VAELoader", "inputs": {"vae_name": files.vae_name}},
-        "pos": {"class_type": "DInGTestWanConditioning", "inputs": {"seed": 1, "tokens": 32}},
-        "neg": {"class_type": "DInGTestWanConditioning", "inputs": {"seed": 2, "tokens": 32}},
+        "pos": {"class_type": "DInGTestConditioning", "inputs": {"seed": 1, "tokens": 32, "family": "wan"}},
+        "neg": {"class_type": "DInGTestConditioning", "inputs": {"seed": 2, "tokens": 32, "family": "wan"}},
         "clip": {"class_type": "DInGTestClipMask", "inputs": {
             "frames": frames, "width": SIZE, "height": SIZE, "seed": 0, "mask_kind": mask_kind,
             "mask_frames": mask_frames, "only_frame": only_frame, **shape}},
@@ -280,7 +280,7 @@ def test_preview_and_cancel_on_video_latents(comfy_host, tiny_wan_files, wan, mo
     clip = tiny_wan.make_test_clip(FRAMES, SIZE, SIZE)
     masks = tiny_wan.make_clip_masks(FRAMES, SIZE, SIZE, "rect", **RECT)
     latent, _ = comfy_host.call_node("DInGInpaintEncode", pixels=clip, mask=masks, vae=vae, grow_mask_by=0)
-    pos, neg = tiny_wan.wan_conditioning(1), tiny_wan.wan_conditioning(2)
+    pos, neg = tiny_families.family_conditioning("wan", 1), tiny_families.family_conditioning("wan", 2)
     sample = dict(model=model, seed=0, steps=STEPS, cfg=3.0, scheduler="simple", positive=pos, negative=neg,
                   latent_image=latent, denoise=1.0, variant="ding", obs_std=OBS_STD, eta="square")
     old = args.preview_method
@@ -385,7 +385,7 @@ def test_shipped_wan_workflow_executes_with_tiny_models(comfy_host, tiny_wan_fil
     for node_id, node in p.items():
         by_type.setdefault(node["class_type"], []).append(node_id)
     for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestWanConditioning", "inputs": {"seed": 100 + k, "tokens": 32}}
+        p[node_id] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 100 + k, "tokens": 32, "family": "wan"}}
     for node_id in by_type["CLIPLoader"]:
         del p[node_id]
     (unet,), (vae,), (ks,) = by_type["UNETLoader"], by_type["VAELoader"], by_type["DInGKSampler"]
