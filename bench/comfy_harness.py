@@ -810,3 +810,29 @@ def bootstrap(comfyui_path: Optional[Path] = None, base_dir: Optional[Path] = No
     h._install_progress_hook()
     _HARNESS = h
     return h
+
+
+def bootstrap_temporary(prefix: str = "ding_bench_",
+                        prepare: Optional[Callable[[Path], None]] = None) -> ComfyHarness:
+    """``bootstrap()`` for a bench script: ComfyUI in a temporary folder that is removed at exit,
+    console logging errors only, progress bars off, and a RuntimeError unless this pack loaded.
+    ``prepare(base_dir)`` runs before ComfyUI loads its custom nodes (e.g. to link another pack
+    into ``base_dir / "custom_nodes"``). In a process that has bootstrapped already (a test
+    session) it returns that harness and changes nothing."""
+    if _HARNESS is not None:
+        return _HARNESS
+    import atexit
+    import shutil
+    logging.basicConfig(format="%(levelname)s:%(name)s:%(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: record.levelno >= logging.ERROR)
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, str(base), ignore_errors=True)
+    if prepare is not None:
+        prepare(base)
+    h = bootstrap(base_dir=base)
+    if h.pack is None or not h.pack.loaded:
+        raise RuntimeError(f"ComfyUI did not load the ding-inpaint pack: {h.pack.error if h.pack else '?'}")
+    import comfy.utils
+    comfy.utils.set_progress_bar_enabled(False)  # no progress bars, for every method alike
+    return h

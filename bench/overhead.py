@@ -42,14 +42,11 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import atexit  # noqa: E402
 import contextlib  # noqa: E402
 import logging  # noqa: E402
 import platform  # noqa: E402
-import shutil  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -348,21 +345,6 @@ LEGEND = ("wall: ratio of median wall times; paired: median of per-repetition ra
 
 # --------------------------------------------------------------------------- main
 
-def _bootstrap(comfy_harness):
-    """ComfyUI in-process in a temporary folder (removed at exit), console logging errors only."""
-    logging.basicConfig(format="%(levelname)s:%(name)s:%(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(lambda record: record.levelno >= logging.ERROR)
-    base = tempfile.mkdtemp(prefix="ding_bench_")
-    atexit.register(shutil.rmtree, base, ignore_errors=True)
-    h = comfy_harness.bootstrap(base_dir=base)
-    if h.pack is None or not h.pack.loaded:
-        raise RuntimeError(f"ComfyUI did not load the ding-inpaint pack: {h.pack.error if h.pack else '?'}")
-    import comfy.utils
-    comfy.utils.set_progress_bar_enabled(False)  # no progress bars, for every method alike
-    return h
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few steps and repetitions (under a minute)")
@@ -388,7 +370,7 @@ def main(argv=None) -> int:
         print(f"bench.overhead: ComfyUI is not available, nothing measured: {reason}")
         return 0
     t_start = time.perf_counter()
-    h = _bootstrap(comfy_harness)
+    h = comfy_harness.bootstrap_temporary()
     import torch
     torch.set_num_threads(args.threads)
     try:

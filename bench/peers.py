@@ -175,18 +175,23 @@ def methods(lanpaint: bool, quick: bool, full: bool, etas: Sequence[str]) -> Lis
     return out
 
 
-def load_lanpaint(base_dir: Path) -> Optional[Path]:
+def lanpaint_source() -> Optional[Path]:
+    """The LanPaint checkout named by $LANPAINT_PATH, or None."""
     path = os.environ.get("LANPAINT_PATH")
     if not path:
         return None
     src = Path(path).resolve()
     if not (src / "__init__.py").is_file():
         raise SystemExit(f"LANPAINT_PATH={path} is not a LanPaint checkout (no __init__.py)")
-    link = base_dir / "custom_nodes" / "LanPaint"
+    return src
+
+
+def link_custom_node(src: Path, base_dir: Path) -> None:
+    """Link the pack ``src`` into ``base_dir/custom_nodes`` so that ComfyUI loads it, unmodified."""
+    link = base_dir / "custom_nodes" / src.name
     link.parent.mkdir(parents=True, exist_ok=True)
     if not link.exists():
         os.symlink(str(src), str(link), target_is_directory=True)
-    return src
 
 
 def best_within(points: List[tuple], budget: int):
@@ -304,10 +309,9 @@ def main(argv=None):
             log.flush()
 
     from bench import comfy_harness, tiny_models
-    import tempfile
-    base_dir = Path(tempfile.mkdtemp(prefix="ding_peers_"))
-    lanpaint = None if args.no_lanpaint else load_lanpaint(base_dir)
-    h = comfy_harness.bootstrap(base_dir=base_dir)
+    lanpaint = None if args.no_lanpaint else lanpaint_source()
+    h = comfy_harness.bootstrap_temporary(
+        "ding_peers_", prepare=None if lanpaint is None else lambda base: link_custom_node(lanpaint, base))
     if lanpaint is not None and "LanPaint_KSampler" not in h.nodes.NODE_CLASS_MAPPINGS:
         raise SystemExit(f"LanPaint at {lanpaint} did not load as a custom node")
     import comfy.sample
