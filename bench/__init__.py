@@ -1,1 +1,1 @@
-"""Benchmarks and the in-process ComfyUI harness (not part of the node pack)."""
+"""Benchmarks (not part of the node pack); tiny models and the ComfyUI harness live in comfy_testbed."""

@@ -21,7 +21,7 @@ and a tiny Wan 2.1 video model on a 5-D latent. Run from the repository root::
 Without ComfyUI it prints why and exits 0.
 
 Measurement. Models have random weights and are built from ComfyUI's own classes
-(``bench.tiny_models``); cfg 2, so every model call carries cond and uncond (batch 2). Each
+(``comfy_testbed.tiny_models``); cfg 2, so every model call carries cond and uncond (batch 2). Each
 method runs once first (warm-up; its model calls are counted and checked), then all methods
 run in a rotated order per repetition and the figures are medians. Wall time is
 ``time.perf_counter`` around the node call; network time is the sum of the model calls as
@@ -77,7 +77,7 @@ class Case:
 def sd3_case(h, label: str, depth: int, px: int) -> Case:
     """A random-weight SD3.5-layout MMDiT of ``depth`` at ``px`` x ``px``, centre half masked."""
     import torch
-    from bench import tiny_models
+    from comfy_testbed import tiny_models
     files = tiny_models.write_tiny_sd3(h.models_dir, name=f"bench_d{depth}", depth=depth, seed=0,
                                        pos_embed_max_size=max(64, px // 16),
                                        unet=False, vae=False, taesd3_pair=False)
@@ -97,7 +97,7 @@ def wan_case(h, label: str, frames: int, px: int) -> Case:
     """A tiny random-weight Wan 2.1 t2v model (dim 128, 1 block) on a 5-D latent of ``frames``
     frames at ``px`` x ``px``, a box masked in every frame (the space-time mask rule)."""
     import torch
-    from bench import tiny_families, tiny_wan
+    from comfy_testbed import tiny_families, tiny_wan
     from ding_sampler.masks import video_latent_mask_from_pixels
     files = tiny_wan.write_tiny_wan(h.models_dir, name="bench_wan", dim=128, num_layers=1)
     files.vae_path.unlink()  # no VAE needed: the latent is made here
@@ -362,7 +362,7 @@ def main(argv=None) -> int:
         ap.error("--steps must be at least 2 and --repeats at least 1")
 
     os.environ["DING_TORCH_THREADS"] = str(args.threads)  # the harness would pick 1 on <= 2 cores
-    from bench import comfy_harness
+    from comfy_testbed import comfy_harness
     if not os.environ.get("COMFYUI_PATH") and comfy_harness.is_comfyui_dir(REPO / ".comfyui"):
         os.environ["COMFYUI_PATH"] = str(REPO / ".comfyui")
     reason = comfy_harness.unavailable_reason()

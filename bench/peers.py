@@ -308,7 +308,7 @@ def main(argv=None):
             log.write(text + "\n")
             log.flush()
 
-    from bench import comfy_harness, tiny_models
+    from comfy_testbed import comfy_harness, tiny_models
     lanpaint = None if args.no_lanpaint else lanpaint_source()
     h = comfy_harness.bootstrap_temporary(
         "ding_peers_", prepare=None if lanpaint is None else lambda base: link_custom_node(lanpaint, base))

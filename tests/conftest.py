@@ -4,7 +4,7 @@ On a machine with 2 CPUs or fewer, torch runs on one intra-op thread (set
 ``DING_TORCH_THREADS=N`` to choose). The unit tests work on small tensors, where a
 second thread gains nothing, and on a shared 2-core machine OpenMP threads that
 wait for a busy core slow every small op down several times (the integration
-harness, ``bench/comfy_harness.py``, applies the same rule to ComfyUI runs).
+harness, ``comfy_testbed/comfy_harness.py``, applies the same rule to ComfyUI runs).
 """
 import os
 

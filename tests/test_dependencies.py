@@ -1,4 +1,7 @@
-"""Dependencies run one way: ding_sampler (torch + stdlib) <- nodes, bench <- tests.
+"""Dependencies run one way: ding_sampler (torch + stdlib) <- nodes; comfy_testbed <- bench <- tests.
+
+comfy_testbed (the tiny model families and the ComfyUI harness) serves bench and tests and
+imports neither; nodes and ding_sampler import none of the three.
 
 Read from the source with ``ast`` (nothing is imported), so the rules hold for imports
 inside functions too.
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST_PARTY = ("ding_sampler", "nodes", "bench", "tests")
+FIRST_PARTY = ("ding_sampler", "nodes", "comfy_testbed", "bench", "tests")
 # Imported inside the digits demo's functions only, never at module level.
 DEMO_LAZY = {"sklearn", "PIL", "numpy"}
 
@@ -56,17 +59,19 @@ def test_ding_sampler_needs_only_torch_and_the_standard_library():
             assert allowed_lazily, f"{path.relative_to(ROOT)} imports {name}"
 
 
-@pytest.mark.parametrize("folder,forbidden", [("ding_sampler", ("nodes", "bench", "tests", "comfy")),
+@pytest.mark.parametrize("folder,forbidden", [("ding_sampler", ("nodes", "comfy_testbed", "bench", "tests", "comfy")),
+                                              ("comfy_testbed", ("bench", "tests")),
                                               ("bench", ("tests",)),
-                                              ("nodes", ("bench", "tests"))])
+                                              ("nodes", ("comfy_testbed", "bench", "tests"))])
 def test_imports_point_one_way(folder, forbidden):
     for path in _files(folder):
         for name, _ in _imports(path):
             assert name.split(".")[0] not in forbidden, f"{path.relative_to(ROOT)} imports {name}"
 
 
-def test_bench_does_not_reach_into_tests_through_sys_path():
-    for path in _files("bench"):
+@pytest.mark.parametrize("folder", ["comfy_testbed", "bench"])
+def test_support_code_does_not_reach_into_tests_through_sys_path(folder):
+    for path in _files(folder):
         text = path.read_text()
         assert not ("sys.path" in text and '"tests"' in text), path
 
@@ -78,7 +83,7 @@ def test_sampler_tests_do_not_import_bench():
 
 def test_no_import_cycles_between_first_party_modules():
     modules = {}
-    for folder in FIRST_PARTY[:3]:
+    for folder in FIRST_PARTY[:4]:
         for path in _files(folder):
             modules[_module_name(path)] = path
     graph = {}

@@ -18,7 +18,7 @@ import pytest
 
 HERE = Path(os.path.abspath(__file__)).parent
 
-from bench import comfy_harness  # noqa: E402  (stdlib-only at import time)
+from comfy_testbed import comfy_harness  # noqa: E402  (stdlib-only at import time)
 
 UNAVAILABLE_REASON = comfy_harness.unavailable_reason()
 
@@ -94,7 +94,7 @@ def tiny_sd3(comfy_host):
     """tiny_models.TinySD3Files for the default tiny SD3 (depth 2, pos_embed_max_size 64, seed 0),
     written once under comfy_host.models_dir: checkpoints/, diffusion_models/, vae/ all named
     'tiny_sd3.safetensors', plus vae_approx/taesd3_{encoder,decoder}.safetensors."""
-    from bench import tiny_models
+    from comfy_testbed import tiny_models
     return tiny_models.write_tiny_sd3(comfy_host.models_dir, name="tiny_sd3")
 
 
@@ -121,8 +121,8 @@ def model_calls(comfy_host):
 
 
 def _tiny_family(comfy_host, family):
-    from bench import tiny_families
-    files = tiny_families.write_tiny_family(comfy_host.models_dir, family)
+    from comfy_testbed import families
+    files = families.write(family, comfy_host.models_dir)
     comfy_host.timings[f"tiny {family}: build s"] = files.build_seconds
     return files
 

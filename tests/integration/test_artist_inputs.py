@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from bench import tiny_models
-from bench.comfy_harness import PromptExecutionError
+from comfy_testbed import tiny_models
+from comfy_testbed.comfy_harness import PromptExecutionError
 
 OBS_STD = 0.01
 

@@ -2,7 +2,8 @@
 DInG sampler's own glue (nodes/sampling.py host_context / step_reporter)."""
 import torch
 
-from bench import gradient_reference, tiny_models
+from bench import gradient_reference
+from comfy_testbed import tiny_models
 
 
 def _run(comfy_host, model, latent, zeta, steps=3):

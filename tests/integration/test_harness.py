@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bench import comfy_harness
+from comfy_testbed import comfy_harness
 
 
 def test_comfyui_imports(comfy_host):
@@ -75,7 +75,7 @@ def test_unet_and_vae_loaders(comfy_host, tiny_sd3):
 
 def test_taesd_encode_decode(comfy_host, tiny_sd3):
     import torch
-    from bench import tiny_models
+    from comfy_testbed import tiny_models
 
     (vae,) = comfy_host.call_node("VAELoader", vae_name=tiny_sd3.vae_name)
     img = tiny_models.make_test_image(128, 128, seed=3)
@@ -126,7 +126,7 @@ def test_txt2img_graph_through_executor(comfy_host, tiny_sd3, run_prompt, cfg):
 
 def test_loadimage_mask_and_capture(comfy_host, run_prompt):
     import torch
-    from bench import tiny_models
+    from comfy_testbed import tiny_models
 
     img = tiny_models.make_test_image(64, 48, seed=5)
     mask = tiny_models.make_test_mask(64, 48, kind="stroke", x=8, y=8, w=40, h=30, stroke_width=3)

@@ -1,7 +1,8 @@
 """DInG on more model families inside a real ComfyUI (CPU): Flux.1 dev, SD1.5 (eps), SD1.5 made
 v-prediction by core's ModelSamplingDiscrete, and Lumina 2.
 
-The tiny random-weight models come from bench/tiny_families.py: built from ComfyUI's own classes
+The tiny random-weight models come from comfy_testbed (family table: families.py; builders:
+tiny_families.py): built from ComfyUI's own classes
 after ComfyUI's own detection, written as safetensors, loaded by the standard loaders
 (UNETLoader + VAELoader, CheckpointLoaderSimple). Conditioning is hand-made in each family's
 text-encoder shapes (DInGTestConditioning family=...). Random weights do not denoise, so what is
@@ -22,27 +23,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import tiny_families, tiny_models
+from comfy_testbed import families, tiny_families, tiny_models
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 OBS_STD = 0.01
 SIZE = 128                 # px; latent 16x16 (all families here downscale by 8)
 RECT = dict(x=40, y=36, w=48, h=40)
 
-# per family: the files fixture, loader kind, conditioning family/tokens, cfg, steps, expectations
-FAMILY = {
-    "sd15": dict(files="tiny_sd15", loader="ckpt", cond="sd15", tokens=77, cfg=2.0, steps=6,
-                 scheduler="normal", detected="SD15", sampling="EPS", channels=4, flow=False),
-    "sd15_v": dict(files="tiny_sd15", loader="ckpt", cond="sd15", tokens=77, cfg=2.0, steps=6,
-                   scheduler="normal", detected="SD15", sampling="V_PREDICTION", channels=4, flow=False,
-                   v_prediction=True),
-    "flux": dict(files="tiny_flux", loader="unet", cond="flux", tokens=tiny_families.FLUX_TOKENS, cfg=1.0,
-                 steps=3, scheduler="simple", detected="Flux", sampling="CONST", channels=16, flow=True,
-                 flux_guidance=3.5),
-    "lumina2": dict(files="tiny_lumina2", loader="unet", cond="lumina2", tokens=tiny_families.LUMINA2_TOKENS,
-                    cfg=1.0, steps=3, scheduler="simple", detected="Lumina2", sampling="CONST", channels=16,
-                    flow=True),
-}
+# per family: the files fixture, loader kind, conditioning, cfg, steps and expectations, read from
+# the family table (comfy_testbed/families.py)
+def _spec(name):
+    row = families.family(name)
+    return dict(files=row.files_fixture, loader="ckpt" if row.loaders[0] == "CheckpointLoaderSimple" else "unet",
+                cond=row.conditioning, tokens=row.tokens, cfg=row.cfg, steps=row.steps,
+                scheduler=row.scheduler, detected=row.detected, sampling=row.sampling,
+                channels=row.channels, flow=row.flow, flux_guidance=row.flux_guidance,
+                v_prediction=row.v_prediction)
+
+
+FAMILY = {name: _spec(name) for name in ("sd15", "sd15_v", "flux", "lumina2")}
 FAMILY_PARAMS = [
     "sd15",
     "sd15_v",

@@ -7,7 +7,7 @@ the kept region, call counts, determinism, masks and the composite.
 import pytest
 import torch
 
-from bench import tiny_models
+from comfy_testbed import tiny_models
 
 STEPS = 6
 OBS_STD = 0.01

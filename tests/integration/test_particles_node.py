@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from bench import tiny_models
+from comfy_testbed import tiny_models
 
 OBS_STD = 0.01
 

@@ -1,6 +1,6 @@
 """Video inpainting with a tiny random-weight Wan 2.1 t2v model and a random Wan 2.1 VAE,
 both built at test time from ComfyUI's own classes and detected by ComfyUI's loaders
-(bench/tiny_wan.py), on clips of 5 frames at 64x64 (latent [1, 16, 2, 8, 8]).
+(comfy_testbed/tiny_wan.py), on clips of 5 frames at 64x64 (latent [1, 16, 2, 8, 8]).
 
 Random weights do not denoise: what is checked is the space-time mask, the temporal
 mapping against ComfyUI's Wan VAE, the kept region, the schedule, determinism and the
@@ -9,7 +9,7 @@ per-frame composite.
 import pytest
 import torch
 
-from bench import tiny_families, tiny_wan
+from comfy_testbed import tiny_families, tiny_wan
 from ding_sampler.masks import (
     feather_alpha,
     latent_frame_spans,

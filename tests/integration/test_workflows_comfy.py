@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench import tiny_models
+from comfy_testbed import tiny_models
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STEPS = 3
@@ -79,7 +79,7 @@ def workflow_files(comfy_host, tiny_sd3):
                    for n in wf.nodes_of(wf.load_ui(name), "LoadImage")}
     for input_name in input_names:
         comfy_host.write_input_image(input_name, image, mask)
-    from bench import tiny_wan  # Load Video validates that its file exists: a small clip will do
+    from comfy_testbed import tiny_wan  # Load Video validates that its file exists: a small clip will do
     for name in NAMES:
         for n in wf.nodes_of(wf.load_ui(name), "LoadVideo"):
             path = comfy_host.input_dir / wf.named_widgets(n)["file"]

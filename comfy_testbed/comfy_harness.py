@@ -3,7 +3,7 @@
 Test-only code: nothing here is part of the node pack, and nothing from ComfyUI is copied here.
 No pytest import, so bench scripts can use it directly::
 
-    from bench import comfy_harness, tiny_models   # from the repository root
+    from comfy_testbed import comfy_harness, tiny_models   # from the repository root
     h = comfy_harness.bootstrap()                 # COMFYUI_PATH or ComfyUI/custom_nodes/<pack>
     files = tiny_models.write_tiny_sd3(h.models_dir)
     out = h.run_prompt({...API-format prompt...})
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 HERE = Path(os.path.abspath(__file__)).parent
-# bench/comfy_harness.py -> repo root (= the pack). Not resolved, so a pack
+# comfy_testbed/comfy_harness.py -> repo root (= the pack). Not resolved, so a pack
 # symlinked into ComfyUI/custom_nodes still sees its custom_nodes parent.
 PACK_ROOT = HERE.parent
 PACK_DIR_NAME = "ding-inpaint"
@@ -324,8 +324,8 @@ CAPTURED: dict[str, Any] = {}
 def _make_test_nodes():
     import torch
 
-    from bench import tiny_models
-    from bench.tiny_families import CONDITIONING_FAMILIES
+    from comfy_testbed import tiny_models
+    from comfy_testbed.tiny_families import CONDITIONING_FAMILIES
 
     class DInGTestConditioning:
         """TEST ONLY: CONDITIONING from a seed in one model family's text-encoder shapes (no text
@@ -344,7 +344,7 @@ def _make_test_nodes():
         CATEGORY = "ding_test"
 
         def make(self, seed, tokens, scale=1.0, family="sd3"):
-            from bench import tiny_families
+            from comfy_testbed import tiny_families
             return (tiny_families.family_conditioning(family, seed=seed, tokens=tokens, scale=scale),)
 
     class DInGTestImageMask:
@@ -798,7 +798,7 @@ def bootstrap(comfyui_path: Optional[Path] = None, base_dir: Optional[Path] = No
         raise ComfyUIUnavailable(
             f"ComfyUI at {comfyui_path} found but its dependencies are missing: pip install {' '.join(missing)}")
     if str(PACK_ROOT) not in sys.path:
-        sys.path.insert(0, str(PACK_ROOT))  # bench.tiny_models importable by the test nodes
+        sys.path.insert(0, str(PACK_ROOT))  # comfy_testbed.tiny_models importable by the test nodes
     base_dir = Path(base_dir) if base_dir is not None else Path(tempfile.mkdtemp(prefix="ding_comfy_"))
     t0 = time.perf_counter()
     mods = import_comfy(Path(comfyui_path))

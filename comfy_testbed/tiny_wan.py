@@ -31,7 +31,7 @@ from typing import Optional
 
 import torch
 
-from bench.tiny_models import _fill, _save, make_test_image, make_test_mask
+from comfy_testbed.tiny_models import _fill, _save, make_test_image, make_test_mask
 
 WAN_LATENT_CHANNELS = 16
 WAN_HEAD_DIM = 128           # model_detection: num_heads = dim // 128

@@ -29,7 +29,7 @@ from typing import Optional
 
 import torch
 
-from bench import tiny_models
+from comfy_testbed import tiny_models
 
 FLUX_CONTEXT_DIM = 4096     # T5-XXL
 FLUX_POOLED_DIM = 768       # CLIP-L pooled
@@ -45,7 +45,7 @@ LUMINA2_DIM = 2304
 LUMINA2_TOKENS = 64
 
 FAMILIES = ("flux", "sd15", "lumina2")
-CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan",)  # wan: bench/tiny_wan.py builds its model
+CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan",)  # wan: comfy_testbed/tiny_wan.py builds its model
 
 
 # --------------------------------------------------------------------------- detection

@@ -1,0 +1,111 @@
+"""The family table: one row per tiny test-model family.
+
+A row says everything a test or a bench needs to run DInG on that family inside a real ComfyUI:
+which builder writes its files, which loader nodes read them, which hand-made conditioning
+stands in for its text encoder, its latent layout, the model class and sampling ComfyUI must
+build from the file, the settings a graph runs it at, and which ComfyUI versions detect it.
+Adding a family is one row here and one builder (in tiny_families.py, tiny_wan.py, or a module of
+its own). Nothing here imports ComfyUI at import time.
+
+``requires`` names the ComfyUI attribute (``module:attribute``) whose absence means this ComfyUI
+cannot detect the family; ``missing_reason(row)`` turns that into a skip reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from pathlib import Path
+from typing import Callable, Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    name: str                       # table key, also the test id
+    build: Callable                 # build(models_dir) -> the builder's files object (written once)
+    loaders: tuple                  # ComfyUI loader node ids that read the files
+    conditioning: str               # tiny_families.family_conditioning family
+    tokens: int                     # text tokens of that conditioning
+    channels: int                   # latent channels
+    space_ratio: int                # pixels per latent cell
+    time_ratio: Optional[int]       # pixel frames per latent frame after the first (video), else None
+    detected: str                   # comfy.supported_models class name ComfyUI must detect
+    sampling: str                   # comfy.model_sampling class the loaded model must use
+    flow: bool                      # sigma_max 1 (flow) or a discrete VE schedule
+    cfg: float                      # the family's own cfg in a test graph
+    steps: int                      # steps in a test graph
+    scheduler: str
+    detected_by: tuple              # ComfyUI versions this family was executed on
+    requires: Optional[str] = None  # "module:attribute" missing in versions that cannot detect it
+    flux_guidance: Optional[float] = None   # FluxGuidance node on the positive conditioning
+    v_prediction: bool = False      # core ModelSamplingDiscrete v_prediction on the loaded model
+    files_fixture: Optional[str] = None     # the session fixture in tests/integration/conftest.py
+
+    @property
+    def latent(self) -> str:
+        if self.time_ratio:
+            return (f"[B,{self.channels},1+(F-1)/{self.time_ratio},H/{self.space_ratio},"
+                    f"W/{self.space_ratio}]")
+        return f"[B,{self.channels},H/{self.space_ratio},W/{self.space_ratio}]"
+
+
+def _sd3(models_dir):
+    from . import tiny_models
+    return tiny_models.write_tiny_sd3(models_dir, name="tiny_sd3")
+
+
+def _family(name):
+    def build(models_dir):
+        from . import tiny_families
+        return tiny_families.write_tiny_family(models_dir, name)
+    return build
+
+
+def _wan21(models_dir):
+    from . import tiny_wan
+    return tiny_wan.write_tiny_wan(models_dir)
+
+
+BOTH = ("0.3.64", "0.8.0")
+
+FAMILIES = {f.name: f for f in [
+    Family("sd3", _sd3, ("CheckpointLoaderSimple", "UNETLoader", "VAELoader"), "sd3", 154, 16, 8, None,
+           "SD3", "CONST", True, 2.0, 4, "simple", BOTH, files_fixture="tiny_sd3"),
+    Family("sd15", _family("sd15"), ("CheckpointLoaderSimple",), "sd15", 77, 4, 8, None,
+           "SD15", "EPS", False, 2.0, 6, "normal", BOTH, files_fixture="tiny_sd15"),
+    Family("sd15_v", _family("sd15"), ("CheckpointLoaderSimple", "ModelSamplingDiscrete"), "sd15", 77, 4, 8,
+           None, "SD15", "V_PREDICTION", False, 2.0, 6, "normal", BOTH, v_prediction=True,
+           files_fixture="tiny_sd15"),
+    Family("flux", _family("flux"), ("UNETLoader", "VAELoader"), "flux", 256, 16, 8, None,
+           "Flux", "CONST", True, 1.0, 3, "simple", BOTH, flux_guidance=3.5, files_fixture="tiny_flux"),
+    Family("lumina2", _family("lumina2"), ("UNETLoader", "VAELoader"), "lumina2", 64, 16, 8, None,
+           "Lumina2", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_lumina2"),
+    Family("wan21", _wan21, ("UNETLoader", "VAELoader"), "wan", 32, 16, 8, 4,
+           "WAN21_T2V", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_wan_files"),
+]}
+
+
+def family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"family: expected one of {sorted(FAMILIES)}, got {name!r}") from None
+
+
+def missing_reason(row: Family) -> Optional[str]:
+    """None when this ComfyUI can detect the family, else why not (for pytest.skip)."""
+    if row.requires is None:
+        return None
+    module, _, attr = row.requires.partition(":")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        return f"{row.name}: this ComfyUI has no {module} ({e})"
+    if not hasattr(mod, attr):
+        return (f"{row.name}: this ComfyUI has no {module}.{attr}, so it cannot detect the family "
+                f"(executed on ComfyUI {', '.join(row.detected_by)})")
+    return None
+
+
+def write(name: str, models_dir) -> object:
+    """Write the tiny files of family `name` under models_dir (no-op when already there)."""
+    return family(name).build(Path(models_dir))
