@@ -3,7 +3,7 @@
 No ComfyUI import here: the sampler works on any (alpha, sigma) schedule and any
 denoiser callable. The ComfyUI nodes in ``nodes/`` are thin wrappers around it.
 """
-from .sampler import check_options, ding_sample, posterior_step
+from .sampler import check_options, ding_sample, posterior_step, sigma_keyed_generators
 from .schedule import (
     BRIDGE_SCHEDULES,
     PARAMETRIZATIONS,
@@ -18,6 +18,7 @@ __all__ = [
     "ding_sample",
     "check_options",
     "posterior_step",
+    "sigma_keyed_generators",
     "plan_transitions",
     "signal_and_noise",
     "flow_sigmas",

@@ -5,8 +5,10 @@ section 8 for the loop); the comments below name each quantity as that page does
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
+import struct
 from typing import Callable, Optional, Sequence, Union
 
 import torch
@@ -106,6 +108,31 @@ def _noise_source(generator: Optional[torch.Generator], device, dtype) -> Callab
         return e if e.device == device else e.to(device)
 
     return draw
+
+
+StepGenerator = Callable[[float, float], torch.Generator]
+
+
+def sigma_keyed_generators(seed: int, device=None) -> StepGenerator:
+    """``make(sigma_t, sigma_s) -> torch.Generator`` for the transition sigma_t -> sigma_s, seeded
+    from ``seed`` and the float64 bits of the two levels (docs/algorithm.md, section 8).
+
+    Pass it as ``ding_sample(step_generator=...)``: every transition then draws its noise from
+    its own generator, keyed by where the step sits in the schedule, not by how many steps ran
+    before it. A run split at any level into segments (the first returning its state, the
+    second starting from it) draws the same noise at the same steps as the unsplit run.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = int(seed) % (1 << 64)
+
+    def make(sigma_t: float, sigma_s: float) -> torch.Generator:
+        key = struct.pack("<8sQdd", b"ding-stp", seed, float(sigma_t), float(sigma_s))
+        g = torch.Generator(device=device if device is not None else "cpu")
+        g.manual_seed(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little"))
+        return g
+
+    return make
 
 
 def _model_caller(denoiser: Denoiser, sigma_table: torch.Tensor, dtype):
@@ -211,6 +238,7 @@ def ding_sample(
     final_sigma: Optional[float] = None,
     particles: int = 1,
     particle_sigma_min: float = 0.0,
+    step_generator: Optional[StepGenerator] = None,
 ) -> torch.Tensor:
     """Inpaint by DInG: sample x0 given the observed latent on the kept mask.
 
@@ -254,6 +282,12 @@ def ding_sample(
         particle_sigma_min: with ``particles > 1``: weighting and resampling
             happen only on transitions whose start level is at least this; the
             weights are frozen below it.
+        step_generator: ``step_generator(sigma_t, sigma_s) -> torch.Generator``; when given,
+            each transition draws its noise from the generator it returns for that transition's
+            levels (e.g. ``sigma_keyed_generators(seed)``) instead of from ``generator``. Then
+            a run split into segments at any level of the grid (``sigmas[:k + 1]``, then
+            ``sigmas[k:]`` with ``x_start`` = the first segment's result) draws the same noise
+            as the unsplit run. Not with ``particles > 1``.
 
     Start: the state at ``sigmas[0]`` is the forward process applied to the
     observation with the caller's noise, as ComfyUI mixes it:
@@ -264,8 +298,9 @@ def ding_sample(
     Returns the clean latent when ``sigmas`` ends at 0 (transitions to every
     positive level, then one clean estimate at the last positive level: calls
     = 2 per transition + 1 for "ding", 1 per transition + 1 for "ding1");
-    otherwise the state at ``sigmas[-1]`` in the caller's convention. The result
-    is float32 for half-precision inputs, else the dtype of ``noise``.
+    otherwise the state at ``sigmas[-1]`` in the caller's convention, with its
+    leftover noise, no clean estimate and no paste (a segment, for a second run to
+    continue with ``x_start`` and the same observation). The result is float32 for half-precision inputs, else the dtype of ``noise``.
     """
     _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std,
                   parametrization, callback, x_start, particles)
@@ -279,6 +314,10 @@ def ding_sample(
     if (isinstance(particle_sigma_min, bool) or not isinstance(particle_sigma_min, numbers.Real)
             or not math.isfinite(particle_sigma_min) or particle_sigma_min < 0):
         raise ValueError(f"particle_sigma_min must be a finite number >= 0, got {particle_sigma_min!r}")
+    if step_generator is not None and not callable(step_generator):
+        raise ValueError("step_generator must be callable as step_generator(sigma_t, sigma_s) -> torch.Generator")
+    if step_generator is not None and particles > 1:
+        raise ValueError("step_generator (noise keyed by step) is not supported with particles > 1")
     plan, final_estimate = plan_transitions(sigma_values, parametrization, eta, float(obs_std))
 
     device, dtype = noise.device, _state_dtype(noise.dtype)
@@ -309,10 +348,14 @@ def ding_sample(
                                  float(obs_std), int(particles), float(particle_sigma_min), generator,
                                  callback, sigma_table, paste_observation)
 
+    step_draw = draw
+
     def draw_noise() -> torch.Tensor:
-        return draw(shape)
+        return step_draw(shape)
 
     for i, step in enumerate(plan):
+        if step_generator is not None:  # this transition's own noise stream
+            step_draw = _noise_source(step_generator(step.sigma_t, step.sigma_s), device, dtype)
         x_in, x0 = call(x, i, step.scale_t)
         if callback is not None:
             callback(i, x_in, x0, sigma_table[i].expand(batch))
