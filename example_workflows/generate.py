@@ -60,10 +60,11 @@ NODE_SHAPES = {
     "DInGInpaintEncode": ([("pixels", "IMAGE"), ("mask", "MASK"), ("vae", "VAE")],
                           [("latent", "LATENT"), ("repaint_mask", "MASK")], ["grow_mask_by", "mask_mode"]),
     "DInGKSampler": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
-                      ("latent_image", "LATENT")], [("LATENT", "LATENT")],
+                      ("latent_image", "LATENT"), ("observation", "LATENT")], [("LATENT", "LATENT")],
                      ["seed", "@control_after_generate", "steps", "cfg", "scheduler", "denoise",
-                      "variant", "obs_std", "eta", "particles"]),
-    "DInGSampler": ([], [("SAMPLER", "SAMPLER")], ["variant", "obs_std", "eta", "particles"]),
+                      "variant", "obs_std", "eta", "particles", "start_at_step", "end_at_step"]),
+    "DInGSampler": ([("observation", "LATENT")], [("SAMPLER", "SAMPLER")],
+                    ["variant", "obs_std", "eta", "particles"]),
     "DInGComposite": ([("original", "IMAGE"), ("generated", "IMAGE"), ("mask", "MASK")],
                       [("IMAGE", "IMAGE")], ["feather"]),
     "CLIPLoader": ([], [("CLIP", "CLIP")], ["clip_name", "type", "device"]),
@@ -77,6 +78,8 @@ NODE_SHAPES = {
     "MarkdownNote": ([], [], ["text"]),
 }
 FRONTEND_ONLY = {"MarkdownNote"}
+# Link inputs a graph may leave unconnected (optional inputs of our nodes).
+OPTIONAL_LINK_INPUTS = {("DInGKSampler", "observation"), ("DInGSampler", "observation")}
 OURS = {"DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite"}
 
 # Default sizes [w, h] in canvas pixels (only looks matter).
@@ -137,6 +140,14 @@ MODEL_FILES = {
         "text_encoders",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
         "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors"),
+    "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
+        "diffusion_models/wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors"),
+    "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
+        "diffusion_models/wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors"),
     "wan_2.1_vae.safetensors": (
         "vae",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/vae/"
@@ -300,7 +311,8 @@ INPUT_ORDER = {
     "FluxGuidance": ["conditioning", "guidance"],
     "DInGInpaintEncode": ["pixels", "mask", "vae", "grow_mask_by", "mask_mode"],
     "DInGKSampler": ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative", "latent_image",
-                     "denoise", "variant", "obs_std", "eta", "particles"],
+                     "denoise", "variant", "obs_std", "eta", "particles", "start_at_step", "end_at_step",
+                     "observation"],
     "DInGComposite": ["original", "generated", "mask", "feather"],
     "CLIPLoader": ["clip_name", "type", "device"],
     "ImageFromBatch": ["image", "batch_index", "length"],
@@ -409,7 +421,7 @@ def sd35_medium_inpaint() -> Graph:
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
     g.add(5, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
-    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
+    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
           color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
     _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_inpaint")
     _note(g, 10,
@@ -437,7 +449,7 @@ def sd35_large_turbo_inpaint() -> Graph:
           color=NEGATIVE, inputs={"conditioning": (4, 0)})
     g.add(6, "DInGInpaintEncode", (X[2], 245), [6, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 8, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
+    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 8, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
     _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_turbo_inpaint")
     _note(g, 11,
@@ -459,7 +471,7 @@ def sd35_outpaint() -> Graph:
     _prompt_pair(g, 4, PROMPT_OUTPAINT, "Positive prompt (the whole picture)")
     g.add(6, "DInGInpaintEncode", (X[2], 345), [8, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
+    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
     _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_outpaint")
     _note(g, 11,
@@ -515,7 +527,7 @@ def flux1_dev_inpaint() -> Graph:
           color=NEGATIVE, inputs={"conditioning": (5, 0)})
     g.add(8, "DInGInpaintEncode", (X[2], 315), [6, "hard"], color=DING,
           inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
-    g.add(9, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
+    g.add(9, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
           color=DING, inputs={"model": (1, 0), "positive": (6, 0), "negative": (7, 0), "latent_image": (8, 0)})
     _tail(g, 10, (4, 0), (8, 1), (9, 0), (3, 0), "ding_flux_inpaint")
     _note(g, 13,
@@ -568,7 +580,7 @@ def wan21_video_inpaint() -> Graph:
           inputs={"model": (1, 0)})
     g.add(16, "DInGInpaintEncode", (x[4], 90), [8, "hard"], color=DING, size=(225, 122),
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (3, 0)})
-    g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
+    g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
           color=DING, size=(225, 310),
           inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
     g.add(18, "VAEDecode", (x[4], 610), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
@@ -593,8 +605,82 @@ def wan21_video_inpaint() -> Graph:
     return g
 
 
+WAN22_HIGH = "wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors"
+WAN22_LOW = "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors"
+WAN22_STEPS, WAN22_SPLIT = 20, 10  # ComfyUI's own Wan 2.2 14B t2v template: 20 steps, the experts switch at 10
+
+
+def wan22_a14b_video_inpaint() -> Graph:
+    """Wan 2.2 A14B: the high-noise expert samples steps 0-10 and returns DInG's noisy state, the
+    low-noise expert continues it from step 10 (start_at_step) with the observation that the first
+    DInG KSampler's output carries (docs/algorithm.md, section 12)."""
+    g = Graph("ding_wan22_a14b_video_inpaint", "Wan 2.2 A14B inpaint",
+              f"two experts | {WAN_FRAMES} frames | {WAN22_STEPS} steps | ding1")
+    w = 195  # seven columns of 207 px fit the window
+    x = [0, 205, 412, 619, 826, 1033, 1240]  # note, models + prompts, clip, mask clip, high, low, output
+    g.add(1, "UNETLoader", (x[1], 0), [WAN22_HIGH, "default"], title="Load Diffusion Model (high noise)",
+          size=(w, 82))
+    g.add(2, "UNETLoader", (x[1], 115), [WAN22_LOW, "default"], title="Load Diffusion Model (low noise)",
+          size=(w, 82))
+    g.add(3, "CLIPLoader", (x[1], 230), [WAN_TEXT, "wan", "default"], size=(w, 106))
+    g.add(4, "VAELoader", (x[1], 370), [WAN_VAE], size=(w, 58))
+    g.add(5, "CLIPTextEncode", (x[1], 460), [PROMPT_WAN], title="Positive prompt (the scene)",
+          color=POSITIVE, size=(w, 110), inputs={"clip": (3, 0)})
+    g.add(6, "CLIPTextEncode", (x[1], 605), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
+          size=(w, 90), inputs={"clip": (3, 0)})
+    # the clip and the mask clip: frames 0 .. WAN_FRAMES-1 at the same size
+    g.add(7, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)", size=(w, 200))
+    g.add(8, "GetVideoComponents", (x[2], 235), [], inputs={"video": (7, 0)}, size=(w, 70))
+    g.add(9, "ImageFromBatch", (x[2], 340), [0, WAN_FRAMES], inputs={"image": (8, 0)}, size=(w, 82))
+    g.add(10, "ImageScale", (x[2], 455), ["lanczos", *WAN_SIZE, "center"], inputs={"image": (9, 0)}, size=(w, 130))
+    g.add(11, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)",
+          size=(w, 200))
+    g.add(12, "GetVideoComponents", (x[3], 235), [], inputs={"video": (11, 0)}, size=(w, 70))
+    g.add(13, "ImageFromBatch", (x[3], 340), [0, WAN_FRAMES], inputs={"image": (12, 0)}, size=(w, 82))
+    g.add(14, "ImageScale", (x[3], 455), ["nearest-exact", *WAN_SIZE, "center"], inputs={"image": (13, 0)},
+          size=(w, 130))
+    g.add(15, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (14, 0)}, size=(w, 58))
+    # the high-noise expert: steps 0 .. WAN22_SPLIT, returns DInG's noisy state there
+    g.add(16, "ModelSamplingSD3", (x[4], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(w, 58),
+          inputs={"model": (1, 0)})
+    g.add(17, "DInGKSampler", (x[4], 90),
+          [42, "fixed", WAN22_STEPS, 3.5, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, WAN22_SPLIT],
+          title="DInG KSampler (high noise)", color=DING, size=(w, 420),
+          inputs={"model": (16, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (18, 0)})
+    g.add(18, "DInGInpaintEncode", (x[4], 545), [8, "hard"], color=DING, size=(w, 122),
+          inputs={"pixels": (10, 0), "mask": (15, 0), "vae": (4, 0)})
+    # the low-noise expert: continues from step WAN22_SPLIT with the same seed, steps and scheduler
+    g.add(19, "ModelSamplingSD3", (x[5], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(w, 58),
+          inputs={"model": (2, 0)})
+    g.add(20, "DInGKSampler", (x[5], 90),
+          [42, "fixed", WAN22_STEPS, 3.5, "simple", 1.0, "ding1", 0.01, "ddpm", 1, WAN22_SPLIT, 10000],
+          title="DInG KSampler (low noise)", color=DING, size=(w, 420),
+          inputs={"model": (19, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (17, 0),
+                  "observation": (18, 0)})
+    g.add(21, "VAEDecode", (x[5], 545), inputs={"samples": (20, 0), "vae": (4, 0)}, size=(w, 46))
+    g.add(22, "DInGComposite", (x[6], 0), [8], color=DING, size=(w, 102),
+          inputs={"original": (10, 0), "generated": (21, 0), "mask": (18, 1)})
+    g.add(23, "CreateVideo", (x[6], 135), [16.0], inputs={"images": (22, 0), "audio": (8, 1)}, size=(w, 80))
+    g.add(24, "SaveVideo", (x[6], 250), ["ding_video", "auto", "auto"], inputs={"video": (23, 0)}, size=(w, 430))
+    g.add(25, "MarkdownNote", (x[0], 0), [
+        "## DInG video inpainting, Wan 2.2 A14B\n\n"
+        "Wan 2.2 A14B is two models: the **high-noise** expert lays out the picture (steps 0-10), "
+        "the **low-noise** expert refines it (steps 10-20), as in ComfyUI's own Wan 2.2 template.\n\n"
+        "1. **Load Video (your clip)** and **Load Video (mask)**: same size and length, white "
+        "where the picture should change.\n"
+        "2. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
+        "The first DInG KSampler stops at step 10 (`end_at_step`) and passes its noisy latent to "
+        "the second (`start_at_step` 10, no noise added), which also gets the encoded original "
+        "(`observation`). Keep **seed, steps and scheduler the same in both**.\n\n"
+        + _files_note([(WAN22_HIGH, "14.3 GB"), (WAN22_LOW, "14.3 GB"), (WAN_TEXT, "6.7 GB"),
+                       (WAN_VAE, "254 MB")]) + "\n\n"
+        "`ding1`, 20 steps: 20 model calls, 10 per expert."],
+        title="Read me", color=NOTE, size=(190, 697))
+    return g
+
+
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, wan21_video_inpaint]
+             flux1_dev_inpaint, wan21_video_inpaint, wan22_a14b_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

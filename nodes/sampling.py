@@ -22,14 +22,21 @@ import comfy.utils
 import latent_preview
 from comfy_api.v0_0_2 import io
 
-from ..ding_sampler import BRIDGE_SCHEDULES, VARIANTS, check_options, ding_sample
+from ..ding_sampler import BRIDGE_SCHEDULES, VARIANTS, check_options, ding_sample, sigma_keyed_generators
 from .schema import node_schema
 
 log = logging.getLogger("ding-inpaint")
 
-# The per-step noise stream must not repeat the initial noise, which ComfyUI
-# draws on the CPU from the same seed: offset the seed by a fixed odd constant.
+# The particle sampler's noise stream must not repeat the initial noise, which ComfyUI
+# draws on the CPU from the same seed: offset the seed by a fixed odd constant. (The plain
+# sampler draws each step's noise from a generator keyed by the seed and the step's sigma pair,
+# ding_sampler.sigma_keyed_generators, so that a run split into segments draws the same noise.)
 _STEP_NOISE_SEED_OFFSET = 0x9E3779B97F4A7C15
+
+# The latent-dict key under which a DInG KSampler that stops early (end_at_step) hands its
+# observation to the DInG KSampler that continues (start_at_step); ComfyUI's sampler nodes copy
+# the latent dict, so the key travels with the state.
+OBSERVATION_KEY = "ding_observation"
 
 VARIANT_TOOLTIP = ("ding1 (default): one model call per step; at equal model calls it came closest to the exact "
                    "posterior in every benchmark of this pack. ding: two calls per step (the paper's setting), "
@@ -40,6 +47,10 @@ OBS_STD_TOOLTIP = ("How tightly each step follows the kept region (observation n
 ETA_TOOLTIP = ("Bridge noise schedule between steps. 'ddpm' (default) measured best with ding1; 'square' is the "
                "paper's setting (use it with ding); 'default' injects more noise; 'ddim' is nearly "
                "deterministic and breaks consistency (ablation only).")
+OBSERVATION_TOOLTIP = ("Only for the second part of a split run (e.g. Wan 2.2 A14B: high-noise expert, then "
+                       "low-noise expert): connect DInG Inpaint Encode's LATENT here. That run starts from "
+                       "the first part's noisy state (DisableNoise / no added noise), and DInG needs the "
+                       "original latent of the kept region at every step. Leave it empty for a normal run.")
 PARTICLES_TOOLTIP = ("Experimental, ding1 only; 1 = off. K > 1 runs K samples per image and keeps one, "
                      "reweighted toward agreement with the kept region: it can correct which kind of content "
                      "gets painted. Costs K times the model work per step (each call runs K latents) and K "
@@ -140,7 +151,9 @@ class HostContext(NamedTuple):
     noise: torch.Tensor           # the run's initial noise, float32
     keep: torch.Tensor            # keep weight (1 = keep), float32, broadcastable to x
     denoise: Callable             # denoise(x, sigma) -> x0, Cancel-aware, ComfyUI's blending off
-    generator: torch.Generator    # the per-step noise stream, seeded from extra_args["seed"]
+    generator: torch.Generator    # one noise stream, seeded from extra_args["seed"] (the particle sampler's)
+    step_generator: Callable      # (sigma_t, sigma_s) -> that step's generator, keyed by seed and sigmas
+    continuation: bool            # the run got zero noise: it continues an earlier segment's state
 
 
 # The model-conditioning key of channels concatenated to the network input (ComfyUI's BaseModel
@@ -191,12 +204,19 @@ def _encode_conds_without_noise_mask(model, denoise_mask, seed) -> None:
         conds[prompt_type] = fixed
 
 
-def host_context(model, x: torch.Tensor, extra_args: Optional[dict]) -> HostContext:
+def host_context(model, x: torch.Tensor, extra_args: Optional[dict],
+                 observation: Optional[torch.Tensor] = None) -> HostContext:
     """Read the observation, noise, mask and schedule from ComfyUI's sampler call.
 
     ``model`` is ComfyUI's KSamplerX0Inpaint. ComfyUI's per-call replacement is switched off by
     calling the model with ``denoise_mask=None``; the mask (1 = regenerate) becomes the keep weight
     instead. Shared by the DInG sampler and bench/gradient_reference.py.
+
+    ``observation``: the clean latent of the kept region (a LATENT's ``samples``, latent space, as
+    DInG Inpaint Encode writes it), used instead of ``model.latent_image``. A run that gets zero
+    noise (SamplerCustomAdvanced with DisableNoise, a DInG KSampler with start_at_step > 0)
+    continues an earlier segment: ComfyUI then hands it that segment's noisy output as
+    ``latent_image``, so the observation is required and its absence is a ValueError.
     """
     extra_args = {} if extra_args is None else extra_args
     if _is_packed(x):
@@ -206,10 +226,21 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict]) -> HostCont
     call_args = dict(extra_args)
     call_args["denoise_mask"] = None  # our own transitions, not ComfyUI's blending
     parametrization = parametrization_of(model.inner_model.model_patcher)
-    observation = getattr(model, "latent_image", None)
+    latent_image = getattr(model, "latent_image", None)
     noise = getattr(model, "noise", None)
-    if observation is None or noise is None:
+    if latent_image is None or noise is None:
         raise ValueError("DInG sampler needs ComfyUI's KSAMPLER wrapper (latent_image and noise)")
+    continuation = not bool(torch.count_nonzero(noise))
+    if observation is None:
+        if continuation:
+            raise ValueError(
+                "DInG got no noise (DisableNoise, or a DInG KSampler with start_at_step > 0): this run "
+                "continues an earlier DInG run's noisy state, and its latent_image is that state, not the "
+                "original. Connect DInG Inpaint Encode's LATENT to the 'observation' input of this DInG "
+                "sampler (DInG Sampler or DInG KSampler). For a normal run, add noise (RandomNoise).")
+        observation = latent_image
+    else:
+        observation = _model_space_observation(model, observation, x)
     if denoise_mask is None:
         log.warning("DInG: the latent has no noise_mask, so nothing is kept: sampling unconditionally. "
                     "Use DInG Inpaint/Outpaint Encode (or Set Latent Noise Mask) to inpaint.")
@@ -224,11 +255,27 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict]) -> HostCont
         comfy.model_management.throw_exception_if_processing_interrupted()
         return model(x_in, sigma, **call_args)
 
-    seed = extra_args.get("seed")
+    seed = 0 if extra_args.get("seed") is None else int(extra_args["seed"])
     generator = torch.Generator(device=x.device)
-    generator.manual_seed(((0 if seed is None else int(seed)) + _STEP_NOISE_SEED_OFFSET) % (1 << 64))
+    generator.manual_seed((seed + _STEP_NOISE_SEED_OFFSET) % (1 << 64))
     return HostContext(parametrization, observation.to(device=x.device, dtype=torch.float32),
-                       noise.to(device=x.device, dtype=torch.float32), keep, denoise, generator)
+                       noise.to(device=x.device, dtype=torch.float32), keep, denoise, generator,
+                       sigma_keyed_generators(seed, device=x.device), continuation)
+
+
+def _model_space_observation(model, observation, x: torch.Tensor) -> torch.Tensor:
+    """The ``observation`` input (latent space) in model space, as ComfyUI prepares a latent_image:
+    the model's ``process_latent_in``, skipped for an all-zero latent as ComfyUI skips it."""
+    if not isinstance(observation, torch.Tensor) or _is_nested(observation):
+        raise ValueError("observation must be a LATENT with one latent tensor (DInG Inpaint Encode's output)")
+    if observation.ndim != x.ndim or observation.shape[1:] != x.shape[1:] or observation.shape[0] not in (1, x.shape[0]):
+        raise ValueError(f"observation has shape {tuple(observation.shape)}, but the sampled latent has shape "
+                         f"{tuple(x.shape)}: connect the DInG Inpaint Encode output this run started from")
+    base_model = model.inner_model.inner_model
+    observation = observation.to(device=x.device, dtype=torch.float32)
+    if torch.count_nonzero(observation) > 0:
+        observation = base_model.process_latent_in(observation)
+    return observation
 
 
 def step_reporter(callback, steps: int, disable=None):
@@ -245,16 +292,27 @@ def step_reporter(callback, steps: int, disable=None):
 
 
 def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
-                variant="ding1", obs_std=0.01, eta="ddpm", particles=1):
+                variant="ding1", obs_std=0.01, eta="ddpm", particles=1, observation=None):
     """k-diffusion-style sampler function for ``comfy.samplers.KSAMPLER``.
 
     Starts from the state ComfyUI hands it (``x``) and restores the kept region of the final
     latent from the observation (``paste_observation``), as ComfyUI's masked sampling does.
+    A schedule that ends above 0 is a segment: the result is the DInG state at that level, which
+    ComfyUI divides by its noise scaling and a second DInG run with zero noise and the same
+    ``observation`` continues (docs/algorithm.md, section 12). Each step draws its noise from a
+    generator keyed by the seed and its sigma pair, so the split run draws the unsplit run's noise.
     """
-    host = host_context(model, x, extra_args)
+    host = host_context(model, x, extra_args, observation)
+    sigma_last = float(sigmas[-1])
+    if particles > 1 and (host.continuation or sigma_last > 0):
+        raise ValueError("particles > 1 cannot run in segments (a schedule split with SplitSigmas or "
+                         "start/end steps, e.g. two experts): set particles to 1 in both DInG samplers")
     if bool((host.keep >= 1).all()):
         log.warning("DInG: the noise_mask keeps everything, nothing to repaint: returning the latent unchanged")
-        return host.observation.expand_as(x).clone()
+        out = host.observation.expand_as(x).clone()
+        if sigma_last > 0 and host.parametrization == "flow":
+            out.mul_(1.0 - sigma_last)  # ComfyUI divides a segment's result by 1 - sigma
+        return out
     on_step, close = step_reporter(callback, len(sigmas) - 1, disable)
     try:
         return ding_sample(
@@ -262,15 +320,32 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
             parametrization=host.parametrization, variant=variant, eta=eta, obs_std=obs_std,
             generator=host.generator, callback=on_step, paste_observation=True,
             x_start=x.to(torch.float32), particles=particles,
+            step_generator=host.step_generator if particles == 1 else None,
         )
     finally:
         close()
 
 
-def ding_ksampler_object(variant: str, obs_std: float, eta: str, particles: int = 1):
+def ding_ksampler_object(variant: str, obs_std: float, eta: str, particles: int = 1,
+                         observation: Optional[torch.Tensor] = None):
     check_options(variant, eta, obs_std, particles)
-    return comfy.samplers.KSAMPLER(sample_ding, extra_options={
-        "variant": variant, "obs_std": float(obs_std), "eta": eta, "particles": int(particles)})
+    options = {"variant": variant, "obs_std": float(obs_std), "eta": eta, "particles": int(particles)}
+    if observation is not None:
+        options["observation"] = observation
+    return comfy.samplers.KSAMPLER(sample_ding, extra_options=options)
+
+
+def _observation_samples(observation, name="observation"):
+    """The ``samples`` tensor of an optional LATENT input, or None."""
+    if observation is None:
+        return None
+    samples = observation.get("samples") if isinstance(observation, dict) else None
+    if not isinstance(samples, torch.Tensor):
+        raise ValueError(f"{name} must be a LATENT (DInG Inpaint Encode's output)")
+    if _is_nested(samples):
+        raise ValueError(f"{name} is a nested latent (several latents, e.g. audio + video); "
+                         "DInG samples one latent at a time")
+    return samples
 
 
 def _is_nested(samples) -> bool:
@@ -299,14 +374,16 @@ class DInGSampler(io.ComfyNode):
             description=("DInG zero-shot inpainting sampler. Connect a latent with a noise_mask (from DInG "
                          "Inpaint Encode) to SamplerCustomAdvanced; works with any guider, scheduler and noise."),
             search_aliases=["inpaint", "outpaint", "ding", "zero-shot inpainting", "sampler"],
-            inputs=_ding_inputs(),
+            inputs=[*_ding_inputs(),
+                    io.Latent.Input("observation", optional=True, tooltip=OBSERVATION_TOOLTIP)],
             outputs=[io.Sampler.Output(tooltip="The DInG sampler, for SamplerCustom / SamplerCustomAdvanced "
                                                "(their latent must carry a noise_mask).")],
         )
 
     @classmethod
-    def execute(cls, variant, obs_std, eta, particles=1) -> io.NodeOutput:
-        return io.NodeOutput(ding_ksampler_object(variant, obs_std, eta, particles))
+    def execute(cls, variant, obs_std, eta, particles=1, observation=None) -> io.NodeOutput:
+        return io.NodeOutput(ding_ksampler_object(variant, obs_std, eta, particles,
+                                                  _observation_samples(observation)))
 
 
 class DInGKSampler(io.ComfyNode):
@@ -342,27 +419,63 @@ class DInGKSampler(io.ComfyNode):
                                tooltip="Below 1, sampling starts from the input image partly noised "
                                        "(img2img-style inpainting)."),
                 *_ding_inputs(),
+                # optional, so API prompts saved before they existed still validate
+                io.Int.Input("start_at_step", default=0, min=0, max=10000, optional=True,
+                             tooltip="Split runs (e.g. Wan 2.2 A14B's two experts): the step this sampler "
+                                     "starts at. Above 0 it continues the noisy latent of a DInG KSampler that "
+                                     "stopped there (end_at_step), adds no noise, and needs the original latent "
+                                     "(the first sampler's output carries it, or connect 'observation'). "
+                                     "Use the same seed, steps and scheduler in both."),
+                io.Int.Input("end_at_step", default=10000, min=0, max=10000, optional=True,
+                             tooltip="Split runs: the step this sampler stops at. Below 'steps' it returns the "
+                                     "noisy latent at that step, for a second DInG KSampler to continue "
+                                     "(start_at_step = this value); do not decode it."),
+                io.Latent.Input("observation", optional=True, tooltip=OBSERVATION_TOOLTIP),
             ],
             outputs=[io.Latent.Output(tooltip="The inpainted latent: new content in the repaint area, the "
-                                              "input latent elsewhere. Decode it with VAE Decode.")],
+                                              "input latent elsewhere. Decode it with VAE Decode. With "
+                                              "end_at_step below steps: the noisy latent at that step, for a "
+                                              "DInG KSampler with start_at_step to continue.")],
         )
 
     @classmethod
     def execute(cls, model, seed, steps, cfg, scheduler, positive, negative, latent_image,
-                denoise=1.0, variant="ding1", obs_std=0.01, eta="ddpm", particles=1) -> io.NodeOutput:
+                denoise=1.0, variant="ding1", obs_std=0.01, eta="ddpm", particles=1,
+                start_at_step=0, end_at_step=10000, observation=None) -> io.NodeOutput:
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
-        sampler = ding_ksampler_object(variant, obs_std, eta, particles)
+        if start_at_step < 0 or end_at_step < 0:
+            raise ValueError(f"start_at_step and end_at_step must be >= 0, got {start_at_step} and {end_at_step}")
+        if start_at_step >= min(steps, end_at_step):
+            raise ValueError(f"start_at_step ({start_at_step}) must be below steps ({steps}) and below "
+                             f"end_at_step ({end_at_step}): nothing would be sampled")
+        if particles > 1 and (start_at_step > 0 or end_at_step < steps):
+            raise ValueError("particles > 1 cannot run in segments (start_at_step / end_at_step): set particles "
+                             "to 1 in both DInG KSamplers")
         if _is_nested(latent_image["samples"]):
             raise ValueError("latent_image is a nested latent (several latents, e.g. audio + video); "
                              "DInG samples one latent at a time")
+        obs = _observation_samples(observation)
+        if obs is None and start_at_step > 0:
+            obs = latent_image.get(OBSERVATION_KEY)
+        sampler = ding_ksampler_object(variant, obs_std, eta, particles, obs)
         parametrization_of(model)  # fail early, before loading the model, on unsupported types
         out = latent_image.copy()
+        if end_at_step < steps:  # hand the observation to the DInG KSampler that continues
+            out[OBSERVATION_KEY] = latent_image["samples"] if obs is None else obs
+        else:
+            out.pop(OBSERVATION_KEY, None)
         mask = latent_image.get("noise_mask")
         if mask is not None and not bool((mask > 0).any()):
             log.warning("DInG: the latent's noise_mask keeps everything, nothing to repaint: "
                         "returning the latent unchanged (no model call)")
             return io.NodeOutput(out)
+        if start_at_step > 0 and obs is None:
+            raise ValueError(
+                "start_at_step > 0 continues the noisy latent of a DInG KSampler that stopped at that step "
+                "(end_at_step), and DInG needs the original latent of the kept region: connect the first "
+                "DInG KSampler's output to latent_image (it carries the original), or connect DInG Inpaint "
+                "Encode's LATENT to 'observation'")
         samples_in = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         ksampler = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler="euler",
                                            scheduler=scheduler, denoise=denoise, model_options=model.model_options)
@@ -370,7 +483,16 @@ class DInGKSampler(io.ComfyNode):
         if sigmas.shape[-1] == 0:  # denoise 0: nothing to do
             out["samples"] = samples_in
             return io.NodeOutput(out)
-        noise = comfy.sample.prepare_noise(samples_in, seed, latent_image.get("batch_index"))
+        if end_at_step < sigmas.shape[-1] - 1:
+            sigmas = sigmas[:end_at_step + 1]
+        if start_at_step > 0:
+            if start_at_step >= sigmas.shape[-1] - 1:
+                raise ValueError(f"start_at_step ({start_at_step}) leaves no step of this schedule "
+                                 f"({sigmas.shape[-1] - 1} steps after denoise)")
+            sigmas = sigmas[start_at_step:]
+            noise = torch.zeros(samples_in.shape, dtype=samples_in.dtype, layout=samples_in.layout, device="cpu")
+        else:
+            noise = comfy.sample.prepare_noise(samples_in, seed, latent_image.get("batch_index"))
         callback = latent_preview.prepare_callback(model, sigmas.shape[-1] - 1)
         out["samples"] = comfy.sample.sample_custom(
             model, noise, cfg, sampler, sigmas, positive, negative, samples_in,
