@@ -65,6 +65,11 @@ def _wan21(models_dir):
     return tiny_wan.write_tiny_wan(models_dir)
 
 
+def _wan22(models_dir):
+    from . import tiny_wan
+    return tiny_wan.write_tiny_wan22(models_dir)
+
+
 BOTH = ("0.3.64", "0.8.0")
 
 FAMILIES = {f.name: f for f in [
@@ -81,6 +86,11 @@ FAMILIES = {f.name: f for f in [
            "Lumina2", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_lumina2"),
     Family("wan21", _wan21, ("UNETLoader", "VAELoader"), "wan", 32, 16, 8, 4,
            "WAN21_T2V", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_wan_files"),
+    # Wan 2.2 TI2V-5B: model class WAN22, whose process_timestep reads the noise_mask (one timestep
+    # per latent frame). No tiny VAE: ComfyUI fixes the Wan 2.2 VAE at 705 M parameters.
+    Family("wan22", _wan22, ("UNETLoader",), "wan", 32, 48, 16, 4,
+           "WAN22_T2V", "CONST", True, 1.0, 3, "simple", BOTH, requires="comfy.supported_models:WAN22_T2V",
+           files_fixture="tiny_wan22_files"),
 ]}
 
 
