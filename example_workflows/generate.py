@@ -141,6 +141,14 @@ MODEL_FILES = {
         "vae",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/vae/"
         "wan_2.1_vae.safetensors"),
+    "wan2.2_ti2v_5B_fp16.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
+        "diffusion_models/wan2.2_ti2v_5B_fp16.safetensors"),
+    "wan2.2_vae.safetensors": (
+        "vae",
+        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/vae/"
+        "wan2.2_vae.safetensors"),
 }
 # SD3.5 and Flux both use the CLIP-L text encoder; ComfyUI's templates call it
 # clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows.
@@ -541,42 +549,51 @@ PROMPT_WAN = "an empty city street on a sunny day, parked cars, trees, smooth ca
 NEGATIVE_WAN = "blurry, distorted, flickering, low quality, watermark, text"
 
 
-def wan21_video_inpaint() -> Graph:
-    g = Graph("ding_wan21_video_inpaint", "Wan 2.1 video inpaint",
-              "33 frames | 30 steps | cfg 5 | ding1")
+def _wan_video_inpaint(g: Graph, unet: str, vae: str, frames: int, size, grow: int, feather: int, fps: float,
+                       note: str) -> Graph:
+    """Load Video (clip, mask clip) -> Image From Batch -> Image Scale -> DInG Inpaint Encode ->
+    ModelSamplingSD3 (shift 8) -> DInG KSampler -> VAE Decode -> DInG Composite -> Create Video ->
+    Save Video, with umt5 as a 'wan' CLIP: the Wan video graph, for Wan 2.1 and Wan 2.2 files."""
     x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
-    g.add(1, "UNETLoader", (x[1], 0), [WAN_T2V, "default"], size=(225, 82))
+    g.add(1, "UNETLoader", (x[1], 0), [unet, "default"], size=(225, 82))
     g.add(2, "CLIPLoader", (x[1], 115), [WAN_TEXT, "wan", "default"])
-    g.add(3, "VAELoader", (x[1], 255), [WAN_VAE], size=(225, 58))
+    g.add(3, "VAELoader", (x[1], 255), [vae], size=(225, 58))
     g.add(4, "CLIPTextEncode", (x[1], 345), [PROMPT_WAN], title="Positive prompt (the scene)",
           color=POSITIVE, size=(225, 140), inputs={"clip": (2, 0)})
     g.add(5, "CLIPTextEncode", (x[1], 515), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
           size=(225, 100), inputs={"clip": (2, 0)})
-    # the clip: frames 0 .. WAN_FRAMES-1 at Wan's size
+    # the clip: frames 0 .. frames-1 at the model's size
     g.add(6, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)")
     g.add(7, "GetVideoComponents", (x[2], 235), [], inputs={"video": (6, 0)})
-    g.add(8, "ImageFromBatch", (x[2], 340), [0, WAN_FRAMES], inputs={"image": (7, 0)})
-    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *WAN_SIZE, "center"], inputs={"image": (8, 0)})
+    g.add(8, "ImageFromBatch", (x[2], 340), [0, frames], inputs={"image": (7, 0)})
+    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *size, "center"], inputs={"image": (8, 0)})
     # the mask clip: the same frames at the same size, white = change
     g.add(10, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)")
     g.add(11, "GetVideoComponents", (x[3], 235), [], inputs={"video": (10, 0)})
-    g.add(12, "ImageFromBatch", (x[3], 340), [0, WAN_FRAMES], inputs={"image": (11, 0)})
-    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *WAN_SIZE, "center"], inputs={"image": (12, 0)})
+    g.add(12, "ImageFromBatch", (x[3], 340), [0, frames], inputs={"image": (11, 0)})
+    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *size, "center"], inputs={"image": (12, 0)})
     g.add(14, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (13, 0)})
     # DInG on Wan's own schedule (shift 8)
     g.add(15, "ModelSamplingSD3", (x[4], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(225, 58),
           inputs={"model": (1, 0)})
-    g.add(16, "DInGInpaintEncode", (x[4], 90), [8, "hard"], color=DING, size=(225, 122),
+    g.add(16, "DInGInpaintEncode", (x[4], 90), [grow, "hard"], color=DING, size=(225, 122),
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (3, 0)})
     g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, size=(225, 310),
           inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
     g.add(18, "VAEDecode", (x[4], 610), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
-    g.add(19, "DInGComposite", (x[5], 0), [8], color=DING, size=(225, 102),
+    g.add(19, "DInGComposite", (x[5], 0), [feather], color=DING, size=(225, 102),
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (16, 1)})
-    g.add(20, "CreateVideo", (x[5], 135), [16.0], inputs={"images": (19, 0), "audio": (7, 1)})
+    g.add(20, "CreateVideo", (x[5], 135), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
     g.add(21, "SaveVideo", (x[5], 260), ["ding_video", "auto", "auto"], inputs={"video": (20, 0)})
-    g.add(22, "MarkdownNote", (x[0], 0), [
+    g.add(22, "MarkdownNote", (x[0], 0), [note], title="Read me", color=NOTE, size=(250, 697))
+    return g
+
+
+def wan21_video_inpaint() -> Graph:
+    g = Graph("ding_wan21_video_inpaint", "Wan 2.1 video inpaint",
+              "33 frames | 30 steps | cfg 5 | ding1")
+    return _wan_video_inpaint(g, WAN_T2V, WAN_VAE, WAN_FRAMES, WAN_SIZE, 8, 8, 16.0, (
         "## DInG video inpainting, Wan 2.1\n\n"
         "Remove or replace an object in a clip with the base Wan 2.1 1.3B text-to-video model.\n\n"
         "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
@@ -588,13 +605,41 @@ def wan21_video_inpaint() -> Graph:
         "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
         "the clip's (16 is Wan's).\n\n"
         + _files_note([(WAN_T2V, "2.8 GB"), (WAN_TEXT, "6.7 GB"), (WAN_VAE, "254 MB")]) + "\n\n"
-        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels."],
-        title="Read me", color=NOTE, size=(250, 697))
-    return g
+        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels."))
+
+
+WAN22_TI2V = "wan2.2_ti2v_5B_fp16.safetensors"
+WAN22_VAE = "wan2.2_vae.safetensors"
+# Wan 2.2 5B's own size (ComfyUI's Wan 2.2 5B template: 1280x704, 121 frames at 24 fps), cut to 49
+# frames (2 s): 13 latent frames of 40x22 tokens = 11,440 tokens per model call instead of 27,280,
+# so attention costs about a sixth and the latent, activations and VAE decode under half, for a
+# consumer GPU. The size stays on the 32-px grid (16-px VAE cells, 2x2 patches).
+WAN22_FRAMES = 49
+WAN22_SIZE = (1280, 704)
+
+
+def wan22_video_inpaint() -> Graph:
+    g = Graph("ding_wan22_video_inpaint", "Wan 2.2 5B video inpaint",
+              "49 frames | 1280x704 | 30 steps | ding1")
+    return _wan_video_inpaint(g, WAN22_TI2V, WAN22_VAE, WAN22_FRAMES, WAN22_SIZE, 16, 16, 24.0, (
+        "## DInG video inpainting, Wan 2.2 5B\n\n"
+        "Remove or replace an object in a clip with the base Wan 2.2 TI2V-5B model and its own "
+        "VAE (16x smaller in space, 4x in time).\n\n"
+        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
+        "and length, white where the picture should change. One mask for all frames instead: "
+        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
+        "2. **ImageFromBatch** keeps 49 frames (1 + 4n: 49 = 2 s at 24 fps; up to 121); both "
+        "clips are scaled to 1280x704, the model's own size.\n"
+        "3. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
+        "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
+        "the clip's (24 is Wan 2.2's).\n\n"
+        + _files_note([(WAN22_TI2V, "10 GB"), (WAN_TEXT, "6.7 GB"), (WAN22_VAE, "1.4 GB")]) + "\n\n"
+        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels; fewer frames or "
+        "832x480 for less memory."))
 
 
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, wan21_video_inpaint]
+             flux1_dev_inpaint, wan21_video_inpaint, wan22_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails
