@@ -65,6 +65,11 @@ def _wan21(models_dir):
     return tiny_wan.write_tiny_wan(models_dir)
 
 
+def _ltxv(models_dir):
+    from . import tiny_ltxv
+    return tiny_ltxv.write_tiny_ltxv(models_dir)
+
+
 BOTH = ("0.3.64", "0.8.0")
 
 FAMILIES = {f.name: f for f in [
@@ -81,6 +86,9 @@ FAMILIES = {f.name: f for f in [
            "Lumina2", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_lumina2"),
     Family("wan21", _wan21, ("UNETLoader", "VAELoader"), "wan", 32, 16, 8, 4,
            "WAN21_T2V", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_wan_files"),
+    Family("ltxv", _ltxv, ("CheckpointLoaderSimple",), "ltxv", 128, 128, 32, 8,
+           "LTXV", "CONST", True, 3.0, 4, "simple", BOTH, requires="comfy.supported_models:LTXV",
+           files_fixture="tiny_ltxv_files"),
 ]}
 
 

@@ -45,7 +45,8 @@ LUMINA2_DIM = 2304
 LUMINA2_TOKENS = 64
 
 FAMILIES = ("flux", "sd15", "lumina2")
-CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan",)  # wan: comfy_testbed/tiny_wan.py builds its model
+# wan: comfy_testbed/tiny_wan.py builds its model; ltxv: comfy_testbed/tiny_ltxv.py
+CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan", "ltxv")
 
 
 # --------------------------------------------------------------------------- detection
@@ -208,12 +209,17 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     lumina2 [[ [B,T,2304], {"attention_mask": ones [B,T]} ]]          (T default 64, Gemma-2-2B;
             its text encoder always returns the mask, and Lumina 2's model needs it for num_tokens)
     wan     [[ [B,T,4096], {} ]]                                      (T default 32, umt5-xxl)
+    ltxv    [[ [B,T,4096], {"attention_mask": ones [B,T]} ]]          (T default 128, T5-XXL; LTX-Video's
+            T5 (comfy.text_encoders.lt / genmo) pads to at least 128 tokens and returns the mask,
+            which LTXV.extra_conds passes to the model; frame_rate comes from LTXVConditioning or
+            defaults to 25 in extra_conds)
     """
     if family == "sd3":
         return tiny_models.sd3_conditioning(seed=seed, tokens=tokens or tiny_models.SD3_TOKENS,
                                             batch=batch, scale=scale)
     dims = {"flux": (FLUX_CONTEXT_DIM, FLUX_TOKENS), "sd15": (SD15_CONTEXT_DIM, SD15_TOKENS),
-            "lumina2": (LUMINA2_CAP_DIM, LUMINA2_TOKENS), "wan": (4096, 32)}
+            "lumina2": (LUMINA2_CAP_DIM, LUMINA2_TOKENS), "wan": (4096, 32),
+            "ltxv": (4096, 128)}
     if family not in dims:
         raise ValueError(f"family: expected one of {CONDITIONING_FAMILIES}, got {family!r}")
     dim, default_tokens = dims[family]
@@ -223,6 +229,6 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     if family == "flux":
         extra = {"pooled_output": torch.randn(batch, FLUX_POOLED_DIM, generator=g) * scale,
                  "guidance": float(guidance)}
-    elif family == "lumina2":
+    elif family in ("lumina2", "ltxv"):
         extra = {"attention_mask": torch.ones(batch, cond.shape[1], dtype=torch.long)}
     return [[cond, extra]]
