@@ -80,6 +80,8 @@ FAMILIES = {f.name: f for f in [
     Family("sd15_v", _family("sd15"), ("CheckpointLoaderSimple", "ModelSamplingDiscrete"), "sd15", 77, 4, 8,
            None, "SD15", "V_PREDICTION", False, 2.0, 6, "normal", BOTH, v_prediction=True,
            files_fixture="tiny_sd15"),
+    Family("sd15_inpaint", _family("sd15_inpaint"), ("CheckpointLoaderSimple",), "sd15", 77, 4, 8, None,
+           "SD15", "EPS", False, 2.0, 4, "normal", BOTH, files_fixture="tiny_sd15_inpaint"),
     Family("flux", _family("flux"), ("UNETLoader", "VAELoader"), "flux", 256, 16, 8, None,
            "Flux", "CONST", True, 1.0, 3, "simple", BOTH, flux_guidance=3.5, files_fixture="tiny_flux"),
     Family("lumina2", _family("lumina2"), ("UNETLoader", "VAELoader"), "lumina2", 64, 16, 8, None,

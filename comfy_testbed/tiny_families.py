@@ -44,7 +44,7 @@ LUMINA2_CAP_DIM = 2304      # Gemma-2-2B hidden size
 LUMINA2_DIM = 2304
 LUMINA2_TOKENS = 64
 
-FAMILIES = ("flux", "sd15", "lumina2")
+FAMILIES = ("flux", "sd15", "sd15_inpaint", "lumina2")
 # wan: comfy_testbed/tiny_wan.py builds its model; ltxv: comfy_testbed/tiny_ltxv.py
 CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan", "ltxv")
 
@@ -78,11 +78,12 @@ def lumina2_skeleton(layers: int = 1) -> dict:
     return sk
 
 
-def sd15_unet_config() -> dict:
-    """The unet_config ComfyUI's UNet detection returns for the one-level SD1.5 UNet below."""
+def sd15_unet_config(in_channels: int = 4) -> dict:
+    """The unet_config ComfyUI's UNet detection returns for the one-level SD1.5 UNet below
+    (in_channels 9: an inpainting UNet, latent + mask + masked-image channels)."""
     return {
         "use_checkpoint": False, "image_size": 32, "use_spatial_transformer": True, "legacy": False,
-        "adm_in_channels": None, "in_channels": 4, "out_channels": 4, "model_channels": 320,
+        "adm_in_channels": None, "in_channels": in_channels, "out_channels": 4, "model_channels": 320,
         "num_res_blocks": [1], "transformer_depth": [1], "transformer_depth_output": [1, 1],
         "channel_mult": [1], "transformer_depth_middle": 1, "use_linear_in_transformer": False,
         "context_dim": SD15_CONTEXT_DIM, "use_temporal_resblock": False, "use_temporal_attention": False,
@@ -107,9 +108,9 @@ def family_config(family: str):
         cfg = detect(_meta(flux_skeleton()))
     elif family == "lumina2":
         cfg = detect(_meta(lumina2_skeleton()))
-    elif family == "sd15":
+    elif family in ("sd15", "sd15_inpaint"):
         import comfy.model_detection as md
-        cfg = md.model_config_from_unet_config(sd15_unet_config())
+        cfg = md.model_config_from_unet_config(sd15_unet_config(9 if family == "sd15_inpaint" else 4))
     else:
         raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
     if cfg is None:
@@ -160,7 +161,7 @@ def write_tiny_family(models_dir, family: str, seed: int = 0, dtype: torch.dtype
     models_dir = Path(models_dir)
     name = name or f"tiny_{family}"
     if dtype is None:
-        dtype = torch.float32 if family == "sd15" else torch.bfloat16
+        dtype = torch.float32 if family.startswith("sd15") else torch.bfloat16
     cfg, shapes = family_config(family)
     detected = check_detection(family, shapes, cfg)
     params = sum(int(torch.Size(s).numel()) for s in shapes.values())

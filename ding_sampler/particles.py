@@ -33,6 +33,12 @@ bridge std eta, DInG-1 pseudo-observation y_tilde and likelihood weight w:
 Systematic resampling within an item when its effective sample size falls
 below K / 2 (only while sigma_t >= ``sigma_min``); at the end one particle per
 item is drawn in proportion to its weight.
+
+Row layout: the ``K * B`` model rows are particle-major, row r is particle
+r // B of item r % B (the layout of ``x.repeat(K, 1, ...)``). That is how
+ComfyUI repeats a conditioning of batch B to a larger batch (it tiles:
+``comfy.utils.repeat_to_batch_size``), so per-item conditioning (a batched
+prompt, per-item control inputs) reaches the right particles.
 """
 from __future__ import annotations
 
@@ -49,8 +55,10 @@ def _sum_rest(t: torch.Tensor) -> torch.Tensor:
 
 
 class ParticleState:
-    """Log weights and resampling of ``batch * k`` particles laid out item-major
-    (item b owns rows b*k .. b*k + k - 1)."""
+    """Log weights and resampling of ``batch * k`` particles laid out particle-major
+    (row r is particle r // batch of item r % batch; item b owns rows b, b + batch, ...).
+
+    ``logw`` is [batch, k]; per-row values ([batch * k]) go in through ``add``."""
 
     def __init__(self, batch: int, k: int, device, generator: Optional[torch.Generator]):
         self.batch, self.k = batch, k
@@ -58,6 +66,19 @@ class ParticleState:
         self.generator = generator
         self.logw = torch.zeros(batch, k, dtype=torch.float64, device=device)
         self.resamples = 0
+
+    def per_item(self, rows: torch.Tensor) -> torch.Tensor:
+        """[batch * k] per-row values as [batch, k] (item, particle)."""
+        return rows.view(self.k, self.batch).t()
+
+    def add(self, rows: torch.Tensor) -> None:
+        """Add per-row log-weight increments ([batch * k], particle-major)."""
+        self.logw += self.per_item(rows)
+
+    def rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """Flat particle-major row indices for [batch, ...] within-item particle indices."""
+        items = torch.arange(self.batch, device=self.device).view((self.batch,) + (1,) * (idx.ndim - 1))
+        return idx * self.batch + items
 
     def ess(self) -> torch.Tensor:
         w = torch.softmax(self.logw, dim=1)
@@ -85,19 +106,19 @@ class ParticleState:
         idx = self.systematic_indices()
         keep_idx = torch.arange(self.k, device=self.device)[None].expand(self.batch, -1)
         idx = torch.where(low[:, None], idx, keep_idx)
-        flat = (idx + self.k * torch.arange(self.batch, device=self.device)[:, None]).reshape(-1)
+        flat = self.rows(idx).t().reshape(-1)  # row j * batch + b takes its item's particle idx[b, j]
         self.logw = torch.where(low[:, None], torch.zeros_like(self.logw), self.logw)
         self.resamples += int(low.sum())
         return [t.index_select(0, flat) for t in tensors]
 
     def pick(self) -> torch.Tensor:
-        """Flat row index of one particle per item, drawn in proportion to its weight."""
+        """Flat row index of one particle per item (item order), drawn in proportion to its weight."""
         w = torch.softmax(self.logw, dim=1)
         cdf = torch.cumsum(w, dim=1)
         cdf[:, -1] = 1.0
         u = self._uniform(self.batch)[:, None]
         idx = torch.searchsorted(cdf, u).clamp_(max=self.k - 1)[:, 0]
-        return idx + self.k * torch.arange(self.batch, device=self.device)
+        return self.rows(idx)
 
 
 def log_twist(x0: torch.Tensor, y: torch.Tensor, w: torch.Tensor, step_a: float, step_s: float,
@@ -143,41 +164,42 @@ def run_particles(call: Callable, plan: List[Transition], final_estimate: bool, 
                   draw_noise: Callable[[tuple], torch.Tensor], generator, callback,
                   sigma_min: float, last_scale: float, last_index: int,
                   last_a: float, last_s: float):
-    """The particle loop. ``x``, ``y`` are [batch*k, ...] (item-major); ``call(x_vp,
+    """The particle loop. ``x``, ``y`` are [batch*k, ...] (particle-major: row r is particle
+    r // batch of item r % batch; ``w`` is one keep mask for all rows or one per row); ``call(x_vp,
     index, scale)`` returns (x_caller, x0_hat). Returns [batch*k, ...] results and
     the flat indices of the chosen particle per item, plus the ParticleState."""
     n = x.shape[0]
     batch = n // k
     state = ParticleState(batch, k, x.device, generator)
-    shared_coords = (w > 0).expand_as(x)  # w: one keep mask for all rows, or one per row (item-major)
+    shared_coords = (w > 0).expand_as(x)  # w: one keep mask for all rows, or one per row (particle-major)
     active = True
 
     for i, step in enumerate(plan):
         x_in, x0 = call(x, i, step.scale_t)
         if callback is not None:
-            callback(i, x_in[::k], x0[::k])
+            callback(i, x_in[:batch], x0[:batch])  # particle 0 of every item
         active = step.sigma_t >= sigma_min
         logh_t = None
         if active:
             logh_t = log_twist(x0, y, w, step.a_t, step.s_t, obs_std)
-            state.logw += logh_t.view(batch, k)
+            state.add(logh_t)
             x, x0, logh_t = state.maybe_resample([x, x0, logh_t])
         shape_b = (batch,) + tuple(x.shape[1:])
-        shared = draw_noise(shape_b).repeat_interleave(k, 0)
+        shared = draw_noise(shape_b).repeat((k,) + (1,) * (x.ndim - 1))  # one draw per item
         free = draw_noise(tuple(x.shape))
         xi = torch.where(shared_coords, shared, free)
         x, log_ratio = particle_step(x, x0, y, w, step, xi)
         if active and step.sigma_s >= sigma_min:
-            state.logw += (log_ratio - logh_t).view(batch, k)
+            state.add(log_ratio - logh_t)
         # else: weighting stops here and the weights keep targeting the
         # twisted marginal at sigma_t
 
     if final_estimate:
         x_in, x0 = call(x, last_index, last_scale)
         if callback is not None:
-            callback(last_index, x_in[::k], x0[::k])
+            callback(last_index, x_in[:batch], x0[:batch])
         if not plan or plan[-1].sigma_s >= sigma_min:
-            state.logw += log_twist(x0, y, w, last_a, last_s, obs_std).view(batch, k)
+            state.add(log_twist(x0, y, w, last_a, last_s, obs_std))
         out = x0
     else:
         out = x if last_scale == 1.0 else x / last_scale

@@ -339,17 +339,20 @@ def _sample_particles(call, draw, x_first, y, w, plan, final_estimate, sigma_val
 
     Particle 0 of every item starts from the run's start state ``x_first`` (the caller's
     ``x_start``, or ``noise`` mixed with the observation), the others from the forward process
-    with fresh noise from the generator; rows are item-major (item b owns rows
-    b*k .. b*k + k - 1).
+    with fresh noise from the generator. Rows are particle-major: row r is particle r // batch of
+    item r % batch, the layout of ``x.repeat(k, 1, ...)``, because ComfyUI repeats a conditioning
+    of batch ``batch`` to the model's larger batch by tiling (``comfy.utils.repeat_to_batch_size``).
+    For batch 1 this is the old item-major layout, with the same noise draws.
     """
     shape = x_first.shape
     batch = shape[0]
     big = (batch * k,) + tuple(shape[1:])
-    extra = draw((batch, k - 1) + tuple(shape[1:]))
-    y_big = y.repeat_interleave(k, 0)
-    w_big = w.expand(shape).repeat_interleave(k, 0) if (w.ndim == len(shape) and w.shape[0] > 1) else w
-    x = torch.cat([x_first[:, None], _forward_state(extra, y[:, None], sigma_values[0], parametrization)],
-                  dim=1).reshape(big)
+    tile = (k,) + (1,) * (len(shape) - 1)
+    extra = draw((k - 1, batch) + tuple(shape[1:]))
+    y_big = y.repeat(tile)
+    w_big = w.expand(shape).repeat(tile) if (w.ndim == len(shape) and w.shape[0] > 1) else w
+    x = torch.cat([x_first[None], _forward_state(extra, y[None], sigma_values[0], parametrization)],
+                  dim=0).reshape(big)
 
     cb = None
     if callback is not None:

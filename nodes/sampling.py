@@ -143,6 +143,54 @@ class HostContext(NamedTuple):
     generator: torch.Generator    # the per-step noise stream, seeded from extra_args["seed"]
 
 
+# The model-conditioning key of channels concatenated to the network input (ComfyUI's BaseModel
+# puts a trained inpainting model's mask / masked-image channels there).
+_CONCAT_KEY = "c_concat"
+
+
+def _encode_conds_without_noise_mask(model, denoise_mask, seed) -> None:
+    """One noise level for every cell: re-encode the run's model conditioning as if the latent had
+    no noise_mask, except the input channels of trained inpainting models.
+
+    ComfyUI hands the latent's noise_mask to every model's ``extra_conds`` (``process_conds``),
+    and some models turn it into per-frame or per-token timesteps (Wan 2.2 5B, LTX-Video,
+    Cosmos: a kept cell is told it is clean). That is right for ComfyUI's own samplers, which keep
+    those cells clean, and wrong for DInG, whose state is noisy at the step's level in every cell.
+    So the guider's conds are encoded twice more, with and without the mask, and every key the
+    mask produced is replaced by its mask-free value (or dropped): decided by what each model's
+    ``extra_conds`` does, for any model class. Channels concatenated to the input (``c_concat``:
+    a trained inpainting model's mask and masked image) keep the mask: they describe the
+    observation, not the state's noise level, and such models are trained on a fully noised
+    latent plus those channels, which is DInG's state.
+    """
+    guider = getattr(model, "inner_model", None)
+    conds = getattr(guider, "conds", None)
+    base_model = getattr(guider, "inner_model", None)
+    extra_conds = getattr(base_model, "extra_conds", None)
+    if not isinstance(conds, dict) or extra_conds is None:
+        return
+    noise, latent = model.noise, model.latent_image
+    patcher = getattr(guider, "model_patcher", None)
+    device = getattr(patcher, "load_device", noise.device)
+    kwargs = {"latent_image": latent, "seed": seed, "latent_shapes": [latent.shape]}
+
+    def encoded(prompt_type, items, mask):
+        blank = [{**c, "model_conds": {}} for c in items]  # so the result is extra_conds' own output
+        out = comfy.samplers.encode_model_conds(extra_conds, blank, noise, device, prompt_type,
+                                                denoise_mask=mask, **kwargs)
+        return [c["model_conds"] for c in out]
+
+    for prompt_type, items in list(conds.items()):
+        with_mask = encoded(prompt_type, items, denoise_mask)
+        without = encoded(prompt_type, items, None)
+        fixed = []
+        for c, masked, free in zip(items, with_mask, without):
+            model_conds = {k: v for k, v in c.get("model_conds", {}).items() if k not in masked or k == _CONCAT_KEY}
+            model_conds.update({k: v for k, v in free.items() if k != _CONCAT_KEY or k not in masked})
+            fixed.append({**c, "model_conds": model_conds})
+        conds[prompt_type] = fixed
+
+
 def host_context(model, x: torch.Tensor, extra_args: Optional[dict]) -> HostContext:
     """Read the observation, noise, mask and schedule from ComfyUI's sampler call.
 
@@ -168,6 +216,9 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict]) -> HostCont
         keep = torch.zeros((1,) * x.ndim, device=x.device)
     else:
         keep = (1.0 - denoise_mask.to(device=x.device, dtype=torch.float32)).clamp_(0, 1)
+
+    if denoise_mask is not None:
+        _encode_conds_without_noise_mask(model, denoise_mask, extra_args.get("seed"))
 
     def denoise(x_in, sigma):
         comfy.model_management.throw_exception_if_processing_interrupted()

@@ -142,6 +142,13 @@ def tiny_sd15(comfy_host):
 
 
 @pytest.fixture(scope="session")
+def tiny_sd15_inpaint(comfy_host):
+    """tiny_families.TinyFamilyFiles: the one-level SD1.5 UNet with 9 input channels (an inpainting
+    UNet: latent + mask + masked image) + 4-channel TAESD in checkpoints/tiny_sd15_inpaint.safetensors."""
+    return _tiny_family(comfy_host, "sd15_inpaint")
+
+
+@pytest.fixture(scope="session")
 def tiny_lumina2(comfy_host):
     """tiny_families.TinyFamilyFiles: Lumina 2 (1 layer, bf16, diffusion_models/tiny_lumina2.safetensors)
     with the Flux TAESD as VAE."""

@@ -41,13 +41,15 @@ def _spec(name):
                 v_prediction=row.v_prediction)
 
 
-FAMILY = {name: _spec(name) for name in ("sd15", "sd15_v", "flux", "lumina2")}
-FAMILY_PARAMS = [
-    "sd15",
-    "sd15_v",
-    pytest.param("flux", marks=pytest.mark.slow),
-    pytest.param("lumina2", marks=pytest.mark.slow),
-]
+# every image family of the table (video families have their own tests); sd3 runs in test_nodes.py
+FAMILY = {name: _spec(name) for name, row in families.FAMILIES.items() if row.time_ratio is None and name != "sd3"}
+FAMILY_PARAMS = list(FAMILY)
+
+
+def _skip_unless_detected(fam):
+    reason = families.missing_reason(families.family(fam))
+    if reason:
+        pytest.skip(reason)
 
 
 def family_prompt(fam: str, files, *, variant="ding", seed=3, mask_kind="rect", steps=None) -> dict:
@@ -129,6 +131,7 @@ def transition_residuals(calls, model_patcher, encoded):
 
 
 def _files(request, fam):
+    _skip_unless_detected(fam)
     return request.getfixturevalue(FAMILY[fam]["files"])
 
 
