@@ -56,8 +56,10 @@ MODEL_WIDGETS = {
 EXPECTED_WORKFLOWS = {
     "ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
     "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_wan21_video_inpaint",
+    "ding_ltxv_video_inpaint",
 }
-VIDEO_WORKFLOWS = {"ding_wan21_video_inpaint"}  # clips in (Load Video), a video out (Save Video)
+# clips in (Load Video), a video out (Save Video)
+VIDEO_WORKFLOWS = {"ding_wan21_video_inpaint", "ding_ltxv_video_inpaint"}
 
 UI_NODE_KEYS = {"id", "type", "pos", "size", "flags", "order", "mode", "inputs", "outputs",
                 "properties", "widgets_values"}
@@ -360,6 +362,53 @@ def test_wan_video_settings():
     assert (pixels["ImageFromBatch"]["length"] - 1) % 4 == 0 and pixels["ImageFromBatch"]["batch_index"] == 0
     size = lambda c: (c["ImageScale"]["width"], c["ImageScale"]["height"], c["ImageScale"]["crop"])
     assert size(pixels) == size(mask) and size(pixels)[0] % 16 == 0 and size(pixels)[1] % 16 == 0
+    assert mask["ImageScale"]["upscale_method"] == "nearest-exact"
+
+
+def _clip_chains(ui, enc):
+    """{node type: widgets} along the encoder's pixels and mask inputs, back to their Load Video."""
+    chains = []
+    for start, _ in (source_of(ui, enc, "pixels"), source_of(ui, enc, "mask")):
+        node, chain = start, []
+        while node["inputs"]:
+            chain.append(node)
+            node, _ = source_of(ui, node, node["inputs"][0]["name"])
+        assert node["type"] == "LoadVideo"
+        chains.append({n["type"]: named_widgets(n) for n in chain})
+    return chains
+
+
+def test_ltxv_video_settings():
+    """LTX-Video 2B: one checkpoint (model + VAE), T5-XXL as an 'ltxv' CLIP, LTXVConditioning at the
+    clip's frame rate on both prompts, LTXVScheduler on the encoder's latent (its shift follows
+    the clip's tokens), DInG Sampler in SamplerCustom; clip and mask clip cut to the same 1 + 8n
+    frames and scaled to the same size on LTX-Video's 32-px grid."""
+    ui = load_ui("ding_ltxv_video_inpaint")
+    (ckpt,) = nodes_of(ui, "CheckpointLoaderSimple")
+    (clip,) = nodes_of(ui, "CLIPLoader")
+    assert named_widgets(clip)["type"] == "ltxv"
+    assert named_widgets(clip)["clip_name"] == "t5xxl_fp16.safetensors"
+    assert named_widgets(ckpt)["ckpt_name"] == "ltx-video-2b-v0.9.5.safetensors"
+    (sc,) = nodes_of(ui, "SamplerCustom")
+    w = named_widgets(sc)
+    assert w["add_noise"] is True and 2.0 <= w["cfg"] <= 4.0
+    assert source_of(ui, sc, "model") == (ckpt, 0)
+    assert source_of(ui, sc, "sampler")[0]["type"] == "DInGSampler"
+    (cond,) = nodes_of(ui, "LTXVConditioning")
+    assert source_of(ui, sc, "positive") == (cond, 0) and source_of(ui, sc, "negative") == (cond, 1)
+    (enc,) = nodes_of(ui, "DInGInpaintEncode")
+    (sched,) = nodes_of(ui, "LTXVScheduler")
+    assert source_of(ui, sc, "sigmas") == (sched, 0) and source_of(ui, sched, "latent") == (enc, 0)
+    assert source_of(ui, sc, "latent_image") == (enc, 0) and named_widgets(sched)["steps"] >= 20
+    assert source_of(ui, enc, "vae") == (ckpt, 2)
+    (video,) = nodes_of(ui, "CreateVideo")
+    assert named_widgets(video)["fps"] == named_widgets(cond)["frame_rate"]
+    pixels, mask = _clip_chains(ui, enc)
+    assert mask["ImageToMask"]["channel"] == "red"
+    assert pixels["ImageFromBatch"] == mask["ImageFromBatch"]
+    assert (pixels["ImageFromBatch"]["length"] - 1) % 8 == 0 and pixels["ImageFromBatch"]["batch_index"] == 0
+    size = lambda c: (c["ImageScale"]["width"], c["ImageScale"]["height"], c["ImageScale"]["crop"])
+    assert size(pixels) == size(mask) and size(pixels)[0] % 32 == 0 and size(pixels)[1] % 32 == 0
     assert mask["ImageScale"]["upscale_method"] == "nearest-exact"
 
 

@@ -365,3 +365,68 @@ def test_ltxv_ltxav_nested_audio_video_latent_is_refused(comfy_host, ltxv):
         comfy_host.call_node("DInGKSampler", model=model, seed=0, steps=2, cfg=CFG, scheduler="simple",
                              positive=pos, negative=pos, latent_image=av, denoise=1.0, variant="ding1",
                              obs_std=OBS_STD, eta="ddpm")
+
+
+# --------------------------------------------------------------------------- the shipped workflow
+
+LTXV_WORKFLOW = "LTX-Video inpaint"  # example_workflows/api/<title>.api.json
+
+
+def test_ltxv_shipped_workflow_executes_with_tiny_models(comfy_host, tiny_ltxv_files, run_prompt, model_calls):
+    """The API twin of the shipped LTX-Video workflow, run as shipped except: text encoding
+    replaced by LTX-Video-shaped test conditioning (no tiny T5), the tiny LTXV checkpoint instead
+    of the real one, 3 steps, 17 frames at 128x128. Its mask video marks a box in frames 9-11
+    only, so latent frames 0 and 1 are kept whole."""
+    from ding_sampler.masks import feather_alpha
+    api = json.loads((ROOT / "example_workflows" / "api" / f"{LTXV_WORKFLOW}.api.json").read_text(encoding="utf-8"))
+    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
+    by_type = {}
+    for node_id, node in p.items():
+        by_type.setdefault(node["class_type"], []).append(node_id)
+    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
+        p[node_id] = {"class_type": "DInGTestConditioning",
+                      "inputs": {"seed": 100 + k, "tokens": ROW.tokens, "family": "ltxv"}}
+    for node_id in by_type["CLIPLoader"]:
+        del p[node_id]
+    (ckpt,), (sched,), (sc,), (sampler,) = (by_type[t] for t in ("CheckpointLoaderSimple", "LTXVScheduler",
+                                                                  "SamplerCustom", "DInGSampler"))
+    p[ckpt]["inputs"]["ckpt_name"] = tiny_ltxv_files.ckpt_name
+    p[sched]["inputs"]["steps"] = 3
+    for node_id in by_type["ImageFromBatch"]:
+        p[node_id]["inputs"]["length"] = FRAMES
+    for node_id in by_type["ImageScale"]:
+        p[node_id]["inputs"].update(width=SIZE, height=SIZE)
+    clip = tiny_wan.make_test_clip(FRAMES + 8, SIZE, SIZE, seed=5)
+    box = torch.zeros(FRAMES + 8, SIZE, SIZE)
+    for f in (9, 10, 11):
+        box[f, 40:80, 30 + 6 * f:70 + 6 * f] = 1
+    for node_id in by_type["LoadVideo"]:
+        name = p[node_id]["inputs"]["file"]
+        frames = box[..., None].expand(-1, -1, -1, 3) if "mask" in name else clip
+        tiny_wan.write_test_video(comfy_host.input_dir / name, frames, fps=25)
+    (enc,), (comp,), (save,) = by_type["DInGInpaintEncode"], by_type["DInGComposite"], by_type["SaveVideo"]
+    for key, src in (("encoded", [enc, 0]), ("repaint", [enc, 1]), ("mask", p[enc]["inputs"]["mask"]),
+                     ("original", p[comp]["inputs"]["original"]), ("composite", [comp, 0]),
+                     ("latent", [sc, 0]), ("sigmas", [sched, 0])):
+        p["cap_" + key] = {"class_type": "DInGTestCapture", "inputs": {"value": src, "key": key}}
+    result = run_prompt(p)
+    cap = result["captured"]
+    variant = p[sampler]["inputs"]["variant"]
+    assert model_calls.count == (2 * 3 - 1 if variant == "ding" else 3)
+    assert model_calls.sigmas[0] == pytest.approx(float(cap["sigmas"][0]))
+    assert torch.equal(cap["mask"] > 0.5, box[:FRAMES] > 0.5)  # the mask video, frame by frame (lossy)
+    nm = cap["encoded"]["noise_mask"]
+    assert nm.shape == (1, 1) + LATENT[2:] and nm[0, 0, :2].sum() == 0 and nm[0, 0, 2].sum() > 0
+    diff = model_space(cap["latent"]["samples"]) - model_space(cap["encoded"]["samples"])
+    assert diff[:, :, :2].abs().max().item() <= OBS_STD
+    repaint, original, composite = cap["repaint"], cap["original"], cap["composite"]
+    assert repaint.shape == (FRAMES, SIZE, SIZE) and repaint[:9].sum() == 0 and repaint[9:].sum() > 0
+    feather = p[comp]["inputs"]["feather"]
+    outside = (feather_alpha(repaint, feather) == 0)[..., None].expand_as(original)
+    assert torch.equal(composite[outside], original[outside])
+    assert torch.equal(composite[:9], original[:9])  # frames with nothing to repaint are the original
+    saved = comfy_host.output_files(result, save)
+    assert len(saved) == 1 and saved[0].stat().st_size > 0
+    import av
+    with av.open(str(saved[0])) as container:
+        assert sum(1 for _ in container.decode(video=0)) == FRAMES
