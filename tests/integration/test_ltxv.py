@@ -251,9 +251,11 @@ def test_ltxv_vae_space_grid_matches_the_mask_rule(comfy_host, ltxv):
 # --------------------------------------------------------------------------- the timesteps the network sees
 
 @pytest.mark.parametrize("route", ["ksampler", "custom_advanced"])
-def test_ltxv_network_sees_one_timestep_per_item_under_ding(comfy_host, tiny_ltxv_files, run_prompt, route):
-    """Under DInG every network call sees one timestep value per batch item (all tokens equal),
-    with latent frames 0 and 1 kept entirely and latent frame 2 kept outside the rectangle."""
+def test_ltxv_network_sees_one_timestep_per_item_under_ding(comfy_host, tiny_ltxv_files, run_prompt, model_calls,
+                                                            route):
+    """Under DInG every network call sees one timestep value per batch item (all tokens equal):
+    the sigma of that call, with latent frames 0 and 1 kept entirely and latent frame 2 kept
+    outside the rectangle."""
     with network_spy() as seen:
         cap = run_prompt(ltxv_prompt(tiny_ltxv_files, route=route))["captured"]
     nm = cap["encoded"]["noise_mask"]
@@ -266,6 +268,7 @@ def test_ltxv_network_sees_one_timestep_per_item_under_ding(comfy_host, tiny_ltx
         assert spread == 0, (f"call {i}: the network got per-token timesteps (from {float(rows.min()):.4f} to "
                              f"{float(rows.max()):.4f}): the noise_mask reached LTXV.process_timestep under DInG")
     assert seen[0][1].flatten()[0] == pytest.approx(1.0)
+    assert [float(t.flatten()[0]) for _, t in seen] == pytest.approx(model_calls.sigmas, abs=1e-6)
 
 
 def test_ltxv_comfy_ksampler_keeps_per_token_timesteps(comfy_host, tiny_ltxv_files, run_prompt):
