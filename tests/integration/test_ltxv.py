@@ -349,11 +349,14 @@ def test_ltxv_bad_clip_length_names_the_ratio(comfy_host, ltxv):
 
 # --------------------------------------------------------------------------- LTXAV (audio + video)
 
-def test_ltxv_ltxav_nested_audio_video_latent_is_refused(comfy_host, ltxv):
+@pytest.mark.parametrize("route", ["ksampler", "custom_advanced"])
+def test_ltxv_ltxav_nested_audio_video_latent_is_refused(comfy_host, ltxv, model_calls, route):
     """ComfyUI 0.8.0's LTXVConcatAVLatent packs a video latent and an audio latent into one
-    NestedTensor latent (what LTXAV samples): DInG refuses it by name. (A tiny LTXAV model is
-    not needed for this: the refusal comes before any model call; detection fixes LTXAV's audio
-    width at 2048, ~159 M parameters even with one block.)"""
+    NestedTensor latent (what LTXAV, LTX-2, samples): DInG refuses it by name, in DInG KSampler
+    (the nested latent) and in DInG Sampler under SamplerCustomAdvanced (ComfyUI packs it into
+    one [B, 1, N] tensor before the sampler function), before any model call. A tiny LTXAV model
+    is not needed for this; detection fixes LTXAV's audio width at 2048, ~159 M parameters even
+    with one block."""
     if "LTXVConcatAVLatent" not in comfy_host.nodes.NODE_CLASS_MAPPINGS:
         pytest.skip("this ComfyUI has no LTXVConcatAVLatent (nested audio + video latents came with 0.8)")
     model, vae = ltxv
@@ -365,9 +368,18 @@ def test_ltxv_ltxav_nested_audio_video_latent_is_refused(comfy_host, ltxv):
     assert getattr(av["samples"], "is_nested", False)
     pos = tiny_families.family_conditioning("ltxv", 1)
     with pytest.raises(ValueError, match="nested latent"):
-        comfy_host.call_node("DInGKSampler", model=model, seed=0, steps=2, cfg=CFG, scheduler="simple",
-                             positive=pos, negative=pos, latent_image=av, denoise=1.0, variant="ding1",
-                             obs_std=OBS_STD, eta="ddpm")
+        if route == "ksampler":
+            comfy_host.call_node("DInGKSampler", model=model, seed=0, steps=2, cfg=CFG, scheduler="simple",
+                                 positive=pos, negative=pos, latent_image=av, denoise=1.0, variant="ding1",
+                                 obs_std=OBS_STD, eta="ddpm")
+        else:
+            (guider,) = comfy_host.call_node("CFGGuider", model=model, positive=pos, negative=pos, cfg=CFG)
+            (sampler,) = comfy_host.call_node("DInGSampler", variant="ding1", obs_std=OBS_STD, eta="ddpm")
+            (sigmas,) = comfy_host.call_node("BasicScheduler", model=model, scheduler="simple", steps=2, denoise=1.0)
+            (noise,) = comfy_host.call_node("RandomNoise", noise_seed=0)
+            comfy_host.call_node("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=sampler,
+                                 sigmas=sigmas, latent_image=av)
+    assert model_calls.count == 0
 
 
 # --------------------------------------------------------------------------- the shipped workflow
