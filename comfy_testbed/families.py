@@ -86,6 +86,8 @@ FAMILIES = {f.name: f for f in [
            "Flux", "CONST", True, 1.0, 3, "simple", BOTH, flux_guidance=3.5, files_fixture="tiny_flux"),
     Family("lumina2", _family("lumina2"), ("UNETLoader", "VAELoader"), "lumina2", 64, 16, 8, None,
            "Lumina2", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_lumina2"),
+    Family("sdxl", _family("sdxl"), ("CheckpointLoaderSimple",), "sdxl", 77, 4, 8, None,
+           "SDXL", "EPS", False, 5.0, 4, "normal", BOTH, files_fixture="tiny_sdxl"),
     Family("wan21", _wan21, ("UNETLoader", "VAELoader"), "wan", 32, 16, 8, 4,
            "WAN21_T2V", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_wan_files"),
     Family("ltxv", _ltxv, ("CheckpointLoaderSimple",), "ltxv", 128, 128, 32, 8,

@@ -138,6 +138,9 @@ MODEL_FILES = {
     "ae.safetensors": (
         "vae",
         "https://huggingface.co/Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/ae.safetensors"),
+    "sd_xl_base_1.0.safetensors": (
+        "checkpoints",
+        "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors"),
     "wan2.1_t2v_1.3B_fp16.safetensors": (
         "diffusion_models",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
@@ -546,6 +549,29 @@ def flux1_dev_inpaint() -> Graph:
     return g
 
 
+SDXL_BASE = "sd_xl_base_1.0.safetensors"
+
+
+def sdxl_inpaint() -> Graph:
+    g = Graph("ding_sdxl_inpaint", "SDXL inpaint", "28 steps | cfg 6 | ding1")
+    g.add(1, "CheckpointLoaderSimple", (X[1], 0), [SDXL_BASE], title="Load Checkpoint (SDXL base 1.0)")
+    g.add(2, "LoadImage", (X[1], 130), [INPUT_IMAGE, "image"])
+    _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
+    g.add(5, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
+          inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
+    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 6.0, "normal", 1.0, "ding1", 0.01, "ddpm", 1],
+          color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
+    _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_sdxl_inpaint")
+    _note(g, 10,
+          "## DInG inpainting, SDXL\n\nThe SDXL base model, not an inpainting checkpoint: DInG "
+          "conditions it on the unmasked pixels at every step.\n\n" + mask_steps(EMPTY_NEGATIVE) + "\n\n"
+          + _files_note([(SDXL_BASE, "6.9 GB: model, both CLIP text encoders and VAE")]) + "\n\n"
+          "SDXL is an eps model: 28 steps, cfg 5-7, scheduler `normal` (or `karras`), `ding1` with "
+          "eta `ddpm`: 28 model calls. Keep images near 1 megapixel (1024x1024, 1152x896, ...); the "
+          "size SDXL is conditioned on is the image's. Fine-tuned SDXL checkpoints load the same way.")
+    return g
+
+
 WAN_T2V = "wan2.1_t2v_1.3B_fp16.safetensors"
 WAN_TEXT = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
 WAN_VAE = "wan_2.1_vae.safetensors"
@@ -676,7 +702,7 @@ def ltxv_video_inpaint() -> Graph:
 
 
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, wan21_video_inpaint, ltxv_video_inpaint]
+             flux1_dev_inpaint, sdxl_inpaint, wan21_video_inpaint, ltxv_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

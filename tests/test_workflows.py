@@ -56,6 +56,7 @@ MODEL_WIDGETS = {
 EXPECTED_WORKFLOWS = {
     "ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
     "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_wan21_video_inpaint",
+    "ding_sdxl_inpaint",
     "ding_ltxv_video_inpaint",
 }
 # clips in (Load Video), a video out (Save Video)
@@ -332,6 +333,24 @@ def test_turbo_and_flux_settings():
     assert source_of(ui, ks, "positive")[0]["type"] == "FluxGuidance"
     (clip,) = nodes_of(ui, "DualCLIPLoader")
     assert named_widgets(clip)["type"] == "flux"
+
+
+def test_sdxl_settings():
+    """SDXL base (eps): one checkpoint with its CLIPs and VAE, its own cfg range, 28 steps, the
+    checkpoint's VAE for encode and decode."""
+    ui = load_ui("ding_sdxl_inpaint")
+    w = _ding_settings(ui)
+    assert w["steps"] == 28 and 5.0 <= w["cfg"] <= 7.0 and w["denoise"] == 1.0
+    (ckpt,) = nodes_of(ui, "CheckpointLoaderSimple")
+    assert named_widgets(ckpt)["ckpt_name"] == "sd_xl_base_1.0.safetensors"
+    (ks,) = nodes_of(ui, "DInGKSampler")
+    assert source_of(ui, ks, "model") == (ckpt, 0)
+    for name in ("positive", "negative"):
+        enc, _ = source_of(ui, ks, name)
+        assert enc["type"] == "CLIPTextEncode" and source_of(ui, enc, "clip") == (ckpt, 1)
+    (enc,) = nodes_of(ui, "DInGInpaintEncode")
+    (dec,) = nodes_of(ui, "VAEDecode")
+    assert source_of(ui, enc, "vae") == source_of(ui, dec, "vae") == (ckpt, 2)
 
 
 def test_wan_video_settings():
