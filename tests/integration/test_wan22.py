@@ -15,8 +15,8 @@ tested on latents built directly; DInG Inpaint Encode's space-time mask rule is 
 ComfyUI's own Wan 2.2 VAE object built on the meta device (its ratios, 16x in space and 4x in
 time), with a stand-in for the encoder network. The checks that need the real network (its
 frame mapping, the end-to-end graph, the shipped workflow) run with a random full-size VAE when
-DING_WAN22_VAE=1 is set (measured on 2 shared cores: 3.5 minutes, 6.5-7.5 GB peak memory,
-a 1.4 GB file written at test time).
+DING_WAN22_VAE=1 is set (measured on 2 cores: 70 s idle, 3.5 min when shared; 6.5-7.5 GB peak
+memory; a 1.4 GB file written at test time).
 """
 import json
 import os
@@ -35,7 +35,7 @@ OBS_STD = 0.01
 LATENT = (1, ROW.channels, 3, 8, 8)   # a 9-frame 128x128 clip under the Wan 2.2 VAE
 FULL_VAE = os.environ.get("DING_WAN22_VAE") == "1"
 FULL_VAE_REASON = ("the Wan 2.2 VAE ComfyUI builds has 705 M parameters whatever the file holds (a 1.4 GB "
-                   "file, 6.5-7.5 GB peak memory, 3.5 min on 2 cores): set DING_WAN22_VAE=1 to run this check")
+                   "file, up to 7.5 GB peak memory, 70 s to 3.5 min on 2 cores): set DING_WAN22_VAE=1 to run this check")
 WAN22_WORKFLOW = "Wan 2.2 5B video inpaint"  # example_workflows/api/<title>.api.json
 
 
