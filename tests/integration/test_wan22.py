@@ -35,7 +35,8 @@ OBS_STD = 0.01
 LATENT = (1, ROW.channels, 3, 8, 8)   # a 9-frame 128x128 clip under the Wan 2.2 VAE
 FULL_VAE = os.environ.get("DING_WAN22_VAE") == "1"
 FULL_VAE_REASON = ("the Wan 2.2 VAE ComfyUI builds has 705 M parameters whatever the file holds (a 1.4 GB "
-                   "file, up to 7.5 GB peak memory, 70 s to 3.5 min on 2 cores): set DING_WAN22_VAE=1 to run this check")
+                   "file, up to 7.5 GB peak memory, 70 s to 3.5 min on 2 cores): "
+                   "set DING_WAN22_VAE=1 to run this check")
 WAN22_WORKFLOW = "Wan 2.2 5B video inpaint"  # example_workflows/api/<title>.api.json
 
 
@@ -97,7 +98,8 @@ def frame_means(mask):
 
 
 def conditioning():
-    return tiny_families.family_conditioning(ROW.conditioning, 1), tiny_families.family_conditioning(ROW.conditioning, 2)
+    return (tiny_families.family_conditioning(ROW.conditioning, 1),
+            tiny_families.family_conditioning(ROW.conditioning, 2))
 
 
 def run(comfy_host, model, latent, route, variant="ding", seed=3, steps=STEPS):
@@ -376,7 +378,8 @@ def test_wan22_inpaint_graph_end_to_end(comfy_host, tiny_wan22_files, wan22_vae,
     rect = tiny_wan.make_clip_masks(1, size, size, "rect", x=16, y=16, w=24, h=24)
     expected = latent_mask_from_pixels(rect, (4, 4))[0, 0]  # the image rule on 16-px cells
     assert expected[1:3, 1:3].eq(1).all()  # pixels 16-39: cells 1-2
-    assert torch.equal(enc["noise_mask"][0, 0, 0].cpu(), expected) and torch.equal(enc["noise_mask"][0, 0, 1].cpu(), expected)
+    for k in range(2):
+        assert torch.equal(enc["noise_mask"][0, 0, k].cpu(), expected), k
     assert model_calls.count == 2 * STEPS - 1
     assert all(t.numel() == shape[0] for shape, t in spy.calls)  # one timestep per item
     kept, free = kept_and_free(enc, cap["latent"])
