@@ -75,6 +75,14 @@ NODE_SHAPES = {
     "ImageToMask": ([("image", "IMAGE")], [("MASK", "MASK")], ["channel"]),
     "CreateVideo": ([("images", "IMAGE"), ("audio", "AUDIO")], [("VIDEO", "VIDEO")], ["fps"]),
     "SaveVideo": ([("video", "VIDEO")], [], ["filename_prefix", "format", "codec"]),
+    "LTXVConditioning": ([("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                         [("positive", "CONDITIONING"), ("negative", "CONDITIONING")], ["frame_rate"]),
+    "LTXVScheduler": ([("latent", "LATENT")], [("SIGMAS", "SIGMAS")],
+                      ["steps", "max_shift", "base_shift", "stretch", "terminal"]),
+    "SamplerCustom": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                       ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"), ("latent_image", "LATENT")],
+                      [("output", "LATENT"), ("denoised_output", "LATENT")],
+                      ["add_noise", "noise_seed", "@control_after_generate", "cfg"]),
     "MarkdownNote": ([], [], ["text"]),
 }
 FRONTEND_ONLY = {"MarkdownNote"}
@@ -95,6 +103,7 @@ SIZES = {
     "CLIPLoader": (225, 106), "LoadVideo": (225, 200), "GetVideoComponents": (225, 70),
     "ImageFromBatch": (225, 82), "ImageScale": (225, 130), "ImageToMask": (225, 58),
     "CreateVideo": (225, 90), "SaveVideo": (225, 430),
+    "LTXVConditioning": (225, 78), "LTXVScheduler": (225, 154), "SamplerCustom": (225, 230),
 }
 # The saved view, in screen pixels of a 1600x900 window: the graph's top-left corner goes to
 # VIEW_ORIGIN and everything must end inside VIEW_END. That region is visible in both
@@ -132,6 +141,9 @@ MODEL_FILES = {
     "ae.safetensors": (
         "vae",
         "https://huggingface.co/Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/ae.safetensors"),
+    "sd_xl_base_1.0.safetensors": (
+        "checkpoints",
+        "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors"),
     "wan2.1_t2v_1.3B_fp16.safetensors": (
         "diffusion_models",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
@@ -152,6 +164,16 @@ MODEL_FILES = {
         "vae",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/vae/"
         "wan_2.1_vae.safetensors"),
+    "wan2.2_ti2v_5B_fp16.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
+        "diffusion_models/wan2.2_ti2v_5B_fp16.safetensors"),
+    "wan2.2_vae.safetensors": (
+        "vae",
+        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/vae/"
+        "wan2.2_vae.safetensors"),
+    "ltx-video-2b-v0.9.5.safetensors": (
+        "checkpoints", "https://huggingface.co/Lightricks/LTX-Video/resolve/main/ltx-video-2b-v0.9.5.safetensors"),
 }
 # SD3.5 and Flux both use the CLIP-L text encoder; ComfyUI's templates call it
 # clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows.
@@ -320,6 +342,10 @@ INPUT_ORDER = {
     "ImageToMask": ["image", "channel"],
     "CreateVideo": ["images", "fps", "audio"],
     "SaveVideo": ["video", "filename_prefix", "format", "codec"],
+    "LTXVConditioning": ["positive", "negative", "frame_rate"],
+    "LTXVScheduler": ["steps", "max_shift", "base_shift", "stretch", "terminal", "latent"],
+    "SamplerCustom": ["model", "add_noise", "noise_seed", "cfg", "positive", "negative", "sampler", "sigmas",
+                      "latent_image"],
 }
 
 
@@ -343,6 +369,7 @@ DISPLAY_NAMES = {
     "CLIPLoader": "Load CLIP", "LoadVideo": "Load Video", "GetVideoComponents": "Get Video Components",
     "ImageFromBatch": "ImageFromBatch", "ImageScale": "Upscale Image", "ImageToMask": "Convert Image to Mask",
     "CreateVideo": "Create Video", "SaveVideo": "Save Video",
+    "LTXVConditioning": "LTXVConditioning", "LTXVScheduler": "LTXVScheduler", "SamplerCustom": "SamplerCustom",
 }
 
 # --------------------------------------------------------------------------- the workflows
@@ -542,6 +569,29 @@ def flux1_dev_inpaint() -> Graph:
     return g
 
 
+SDXL_BASE = "sd_xl_base_1.0.safetensors"
+
+
+def sdxl_inpaint() -> Graph:
+    g = Graph("ding_sdxl_inpaint", "SDXL inpaint", "28 steps | cfg 6 | ding1")
+    g.add(1, "CheckpointLoaderSimple", (X[1], 0), [SDXL_BASE], title="Load Checkpoint (SDXL base 1.0)")
+    g.add(2, "LoadImage", (X[1], 130), [INPUT_IMAGE, "image"])
+    _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
+    g.add(5, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
+          inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
+    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 6.0, "normal", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
+          color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
+    _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_sdxl_inpaint")
+    _note(g, 10,
+          "## DInG inpainting, SDXL\n\nThe SDXL base model, not an inpainting checkpoint: DInG "
+          "conditions it on the unmasked pixels at every step.\n\n" + mask_steps(EMPTY_NEGATIVE) + "\n\n"
+          + _files_note([(SDXL_BASE, "6.9 GB: model, both CLIP text encoders and VAE")]) + "\n\n"
+          "SDXL is an eps model: 28 steps, cfg 5-7, scheduler `normal` (or `karras`), `ding1` with "
+          "eta `ddpm`: 28 model calls. Keep images near 1 megapixel (1024x1024, 1152x896, ...); the "
+          "size SDXL is conditioned on is the image's. Fine-tuned SDXL checkpoints load the same way.")
+    return g
+
+
 WAN_T2V = "wan2.1_t2v_1.3B_fp16.safetensors"
 WAN_TEXT = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
 WAN_VAE = "wan_2.1_vae.safetensors"
@@ -553,42 +603,51 @@ PROMPT_WAN = "an empty city street on a sunny day, parked cars, trees, smooth ca
 NEGATIVE_WAN = "blurry, distorted, flickering, low quality, watermark, text"
 
 
-def wan21_video_inpaint() -> Graph:
-    g = Graph("ding_wan21_video_inpaint", "Wan 2.1 video inpaint",
-              "33 frames | 30 steps | cfg 5 | ding1")
+def _wan_video_inpaint(g: Graph, unet: str, vae: str, frames: int, size, grow: int, feather: int, fps: float,
+                       note: str) -> Graph:
+    """Load Video (clip, mask clip) -> Image From Batch -> Image Scale -> DInG Inpaint Encode ->
+    ModelSamplingSD3 (shift 8) -> DInG KSampler -> VAE Decode -> DInG Composite -> Create Video ->
+    Save Video, with umt5 as a 'wan' CLIP: the Wan video graph, for Wan 2.1 and Wan 2.2 files."""
     x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
-    g.add(1, "UNETLoader", (x[1], 0), [WAN_T2V, "default"], size=(225, 82))
+    g.add(1, "UNETLoader", (x[1], 0), [unet, "default"], size=(225, 82))
     g.add(2, "CLIPLoader", (x[1], 115), [WAN_TEXT, "wan", "default"])
-    g.add(3, "VAELoader", (x[1], 255), [WAN_VAE], size=(225, 58))
+    g.add(3, "VAELoader", (x[1], 255), [vae], size=(225, 58))
     g.add(4, "CLIPTextEncode", (x[1], 345), [PROMPT_WAN], title="Positive prompt (the scene)",
           color=POSITIVE, size=(225, 140), inputs={"clip": (2, 0)})
     g.add(5, "CLIPTextEncode", (x[1], 515), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
           size=(225, 100), inputs={"clip": (2, 0)})
-    # the clip: frames 0 .. WAN_FRAMES-1 at Wan's size
+    # the clip: frames 0 .. frames-1 at the model's size
     g.add(6, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)")
     g.add(7, "GetVideoComponents", (x[2], 235), [], inputs={"video": (6, 0)})
-    g.add(8, "ImageFromBatch", (x[2], 340), [0, WAN_FRAMES], inputs={"image": (7, 0)})
-    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *WAN_SIZE, "center"], inputs={"image": (8, 0)})
+    g.add(8, "ImageFromBatch", (x[2], 340), [0, frames], inputs={"image": (7, 0)})
+    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *size, "center"], inputs={"image": (8, 0)})
     # the mask clip: the same frames at the same size, white = change
     g.add(10, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)")
     g.add(11, "GetVideoComponents", (x[3], 235), [], inputs={"video": (10, 0)})
-    g.add(12, "ImageFromBatch", (x[3], 340), [0, WAN_FRAMES], inputs={"image": (11, 0)})
-    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *WAN_SIZE, "center"], inputs={"image": (12, 0)})
+    g.add(12, "ImageFromBatch", (x[3], 340), [0, frames], inputs={"image": (11, 0)})
+    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *size, "center"], inputs={"image": (12, 0)})
     g.add(14, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (13, 0)})
     # DInG on Wan's own schedule (shift 8)
     g.add(15, "ModelSamplingSD3", (x[4], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(225, 58),
           inputs={"model": (1, 0)})
-    g.add(16, "DInGInpaintEncode", (x[4], 90), [8, "hard"], color=DING, size=(225, 122),
+    g.add(16, "DInGInpaintEncode", (x[4], 90), [grow, "hard"], color=DING, size=(225, 122),
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (3, 0)})
     g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
           color=DING, size=(225, 310),
           inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
     g.add(18, "VAEDecode", (x[4], 610), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
-    g.add(19, "DInGComposite", (x[5], 0), [8], color=DING, size=(225, 102),
+    g.add(19, "DInGComposite", (x[5], 0), [feather], color=DING, size=(225, 102),
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (16, 1)})
-    g.add(20, "CreateVideo", (x[5], 135), [16.0], inputs={"images": (19, 0), "audio": (7, 1)})
+    g.add(20, "CreateVideo", (x[5], 135), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
     g.add(21, "SaveVideo", (x[5], 260), ["ding_video", "auto", "auto"], inputs={"video": (20, 0)})
-    g.add(22, "MarkdownNote", (x[0], 0), [
+    g.add(22, "MarkdownNote", (x[0], 0), [note], title="Read me", color=NOTE, size=(250, 697))
+    return g
+
+
+def wan21_video_inpaint() -> Graph:
+    g = Graph("ding_wan21_video_inpaint", "Wan 2.1 video inpaint",
+              "33 frames | 30 steps | cfg 5 | ding1")
+    return _wan_video_inpaint(g, WAN_T2V, WAN_VAE, WAN_FRAMES, WAN_SIZE, 8, 8, 16.0, (
         "## DInG video inpainting, Wan 2.1\n\n"
         "Remove or replace an object in a clip with the base Wan 2.1 1.3B text-to-video model.\n\n"
         "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
@@ -600,7 +659,101 @@ def wan21_video_inpaint() -> Graph:
         "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
         "the clip's (16 is Wan's).\n\n"
         + _files_note([(WAN_T2V, "2.8 GB"), (WAN_TEXT, "6.7 GB"), (WAN_VAE, "254 MB")]) + "\n\n"
-        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels."],
+        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels."))
+
+
+WAN22_TI2V = "wan2.2_ti2v_5B_fp16.safetensors"
+WAN22_VAE = "wan2.2_vae.safetensors"
+# Wan 2.2 5B's own size (ComfyUI's Wan 2.2 5B template: 1280x704, 121 frames at 24 fps), cut to 49
+# frames (2 s): 13 latent frames of 40x22 tokens = 11,440 tokens per model call instead of 27,280,
+# so attention costs about a sixth and the latent, activations and VAE decode under half, for a
+# consumer GPU. The size stays on the 32-px grid (16-px VAE cells, 2x2 patches).
+WAN22_FRAMES = 49
+WAN22_SIZE = (1280, 704)
+
+
+def wan22_video_inpaint() -> Graph:
+    g = Graph("ding_wan22_video_inpaint", "Wan 2.2 5B video inpaint",
+              "49 frames | 1280x704 | 30 steps | ding1")
+    return _wan_video_inpaint(g, WAN22_TI2V, WAN22_VAE, WAN22_FRAMES, WAN22_SIZE, 16, 16, 24.0, (
+        "## DInG video inpainting, Wan 2.2 5B\n\n"
+        "Remove or replace an object in a clip with the base Wan 2.2 TI2V-5B model and its own "
+        "VAE (16x smaller in space, 4x in time).\n\n"
+        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
+        "and length, white where the picture should change. One mask for all frames instead: "
+        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
+        "2. **ImageFromBatch** keeps 49 frames (1 + 4n: 49 = 2 s at 24 fps; up to 121); both "
+        "clips are scaled to 1280x704, the model's own size.\n"
+        "3. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
+        "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
+        "the clip's (24 is Wan 2.2's).\n\n"
+        + _files_note([(WAN22_TI2V, "10 GB"), (WAN_TEXT, "6.7 GB"), (WAN22_VAE, "1.4 GB")]) + "\n\n"
+        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels; fewer frames or "
+        "832x480 for less memory."))
+
+
+LTXV_CKPT = "ltx-video-2b-v0.9.5.safetensors"  # model + VAE in one file
+LTXV_TEXT = "t5xxl_fp16.safetensors"
+LTXV_FRAMES = 97                          # LTX-Video encodes 1 + 8n frames: about 4 s at 25 fps
+LTXV_SIZE = (768, 512)                    # LTX-Video 2B's own size (a multiple of 32)
+LTXV_FPS = 25.0
+PROMPT_LTXV = ("An empty city street on a sunny day, parked cars along the curb and trees on the sidewalk. "
+               "The camera moves slowly forward. Natural light, realistic, high quality video.")
+NEGATIVE_LTXV = "worst quality, inconsistent motion, blurry, jittery, distorted, watermark, text"
+
+
+def ltxv_video_inpaint() -> Graph:
+    g = Graph("ding_ltxv_video_inpaint", "LTX-Video inpaint",
+              "97 frames | 30 steps | cfg 3 | ding1")
+    x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
+    g.add(1, "CheckpointLoaderSimple", (x[1], 0), [LTXV_CKPT], title="Load Checkpoint (model + VAE)",
+          size=(225, 98))
+    g.add(2, "CLIPLoader", (x[1], 130), [LTXV_TEXT, "ltxv", "default"])
+    g.add(3, "CLIPTextEncode", (x[1], 270), [PROMPT_LTXV], title="Positive prompt (the scene)",
+          color=POSITIVE, size=(225, 140), inputs={"clip": (2, 0)})
+    g.add(4, "CLIPTextEncode", (x[1], 445), [NEGATIVE_LTXV], title="Negative prompt", color=NEGATIVE,
+          size=(225, 100), inputs={"clip": (2, 0)})
+    g.add(5, "LTXVConditioning", (x[1], 580), [LTXV_FPS], inputs={"positive": (3, 0), "negative": (4, 0)})
+    # the clip: frames 0 .. LTXV_FRAMES-1 at LTX-Video's size
+    g.add(6, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)")
+    g.add(7, "GetVideoComponents", (x[2], 235), [], inputs={"video": (6, 0)})
+    g.add(8, "ImageFromBatch", (x[2], 340), [0, LTXV_FRAMES], inputs={"image": (7, 0)})
+    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *LTXV_SIZE, "center"], inputs={"image": (8, 0)})
+    # the mask clip: the same frames at the same size, white = change
+    g.add(10, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)")
+    g.add(11, "GetVideoComponents", (x[3], 235), [], inputs={"video": (10, 0)})
+    g.add(12, "ImageFromBatch", (x[3], 340), [0, LTXV_FRAMES], inputs={"image": (11, 0)})
+    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *LTXV_SIZE, "center"], inputs={"image": (12, 0)})
+    g.add(14, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (13, 0)})
+    # DInG on LTX-Video's own schedule (LTXVScheduler, shifted by the clip's token count)
+    g.add(15, "DInGInpaintEncode", (x[4], 0), [8, "hard"], color=DING, size=(225, 122),
+          inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (1, 2)})
+    g.add(16, "LTXVScheduler", (x[4], 155), [30, 2.05, 0.95, True, 0.1], inputs={"latent": (15, 0)})
+    g.add(17, "DInGSampler", (x[4], 345), ["ding1", 0.01, "ddpm", 1], color=DING, size=(225, 130))
+    g.add(18, "VAEDecode", (x[4], 510), inputs={"samples": (19, 0), "vae": (1, 2)}, size=(225, 46))
+    g.add(19, "SamplerCustom", (x[5], 0), [True, 42, "fixed", 3.0],
+          inputs={"model": (1, 0), "positive": (5, 0), "negative": (5, 1), "sampler": (17, 0),
+                  "sigmas": (16, 0), "latent_image": (15, 0)})
+    g.add(20, "DInGComposite", (x[4], 590), [8], color=DING, size=(225, 102),
+          inputs={"original": (9, 0), "generated": (18, 0), "mask": (15, 1)})
+    g.add(21, "CreateVideo", (x[5], 265), [LTXV_FPS], inputs={"images": (20, 0), "audio": (7, 1)})
+    g.add(22, "SaveVideo", (x[5], 390), ["ding_ltxv", "auto", "auto"], size=(225, 307),
+          inputs={"video": (21, 0)})
+    g.add(23, "MarkdownNote", (x[0], 0), [
+        "## DInG video inpainting, LTX-Video\n\n"
+        "Remove or replace an object in a clip with the base LTX-Video 2B model (text-to-video).\n\n"
+        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
+        "and length, white where the picture should change. One mask for all frames instead: "
+        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
+        "2. **ImageFromBatch** keeps 97 frames (LTX-Video takes 1 + 8n: 25, 49, 97, 121); both "
+        "clips are scaled to 768x512 (multiples of 32).\n"
+        "3. Green prompt: the scene without the object, or with the new one (LTX-Video likes long, "
+        "detailed prompts). **Queue**.\n\n"
+        "Outside the mask every frame keeps the original pixels. Set the fps of **LTXVConditioning** "
+        "and **Create Video** to the clip's.\n\n"
+        + _files_note([(LTXV_CKPT, "6 GB"), (LTXV_TEXT, "9.8 GB")]) + "\n\n"
+        "`ding1`, 30 steps: 30 model calls. LTX-Video repaints in cells of 32x32 pixels and "
+        "8 frames."],
         title="Read me", color=NOTE, size=(250, 697))
     return g
 
@@ -613,7 +766,7 @@ WAN22_STEPS, WAN22_SPLIT = 20, 10  # ComfyUI's own Wan 2.2 14B t2v template: 20 
 def wan22_a14b_video_inpaint() -> Graph:
     """Wan 2.2 A14B: the high-noise expert samples steps 0-10 and returns DInG's noisy state, the
     low-noise expert continues it from step 10 (start_at_step) with the observation that the first
-    DInG KSampler's output carries (docs/algorithm.md, section 12)."""
+    DInG KSampler's output carries (docs/algorithm.md, section 13)."""
     g = Graph("ding_wan22_a14b_video_inpaint", "Wan 2.2 A14B inpaint",
               f"two experts | {WAN_FRAMES} frames | {WAN22_STEPS} steps | ding1")
     w = 195  # seven columns of 207 px fit the window
@@ -680,7 +833,8 @@ def wan22_a14b_video_inpaint() -> Graph:
 
 
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, wan21_video_inpaint, wan22_a14b_video_inpaint]
+             flux1_dev_inpaint, sdxl_inpaint, wan21_video_inpaint, wan22_video_inpaint,
+             wan22_a14b_video_inpaint, ltxv_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

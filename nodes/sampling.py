@@ -299,7 +299,7 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
     latent from the observation (``paste_observation``), as ComfyUI's masked sampling does.
     A schedule that ends above 0 is a segment: the result is the DInG state at that level, which
     ComfyUI divides by its noise scaling and a second DInG run with zero noise and the same
-    ``observation`` continues (docs/algorithm.md, section 12). Each step draws its noise from a
+    ``observation`` continues (docs/algorithm.md, section 13). Each step draws its noise from a
     generator keyed by the seed and its sigma pair, so the split run draws the unsplit run's noise.
     """
     host = host_context(model, x, extra_args, observation)

@@ -31,10 +31,29 @@ def _noise_scale_two(self, sigma, noise, latent_image, max_denoise=False):
     return s * 2.0 * noise + (1.0 - s) * latent_image  # CONST with noise_scale = 2
 
 
-def _vp_ddpm(self, sigma, noise, latent_image, max_denoise=False):
+def _vp_mixing(self, sigma, noise, latent_image, max_denoise=False):
     s = sigma.view(sigma.shape[:1] + (1,) * (noise.ndim - 1))
     norm = torch.sqrt(1.0 + s * s)
-    return (latent_image + s * noise) / norm  # variance preserving, like a DDPM v model
+    return (latent_image + s * noise) / norm  # a variance-preserving mixing (no ComfyUI class does this)
+
+
+class _VPredictionDDPM:
+    """Like upstream ComfyUI's V_PREDICTION_DDPM (CogVideoX; 0.38.x, not an EPS subclass): the
+    network gets the raw state, predicts velocity, and the state is noised as latent + sigma*noise."""
+
+    def calculate_input(self, sigma, noise):
+        return noise
+
+    def calculate_denoised(self, sigma, model_output, model_input):
+        s = sigma.view(sigma.shape[:1] + (1,) * (model_output.ndim - 1))
+        return model_input / (s * s + 1.0) ** 0.5 - model_output * s / (s * s + 1.0) ** 0.5
+
+    def noise_scaling(self, sigma, noise, latent_image, max_denoise=False):
+        s = sigma.view(sigma.shape[:1] + (1,) * (noise.ndim - 1))
+        return latent_image + noise * (torch.sqrt(1.0 + s * s) if max_denoise else s)
+
+    def inverse_noise_scaling(self, sigma, latent):
+        return latent
 
 
 def _sampling(kind):
@@ -43,8 +62,10 @@ def _sampling(kind):
         return _mimic(kind, ms.CONST, _img_to_img_flow), ms.ModelSamplingDiscreteFlow
     if kind == "CONST_NOISE_SCALE_2":
         return _mimic(kind, ms.CONST, _noise_scale_two), ms.ModelSamplingDiscreteFlow
-    if kind == "V_PREDICTION_DDPM":  # not an EPS subclass
-        return _mimic(kind, object, _vp_ddpm), ms.ModelSamplingDiscrete
+    if kind == "VP_MIXING":  # not an EPS subclass
+        return _mimic(kind, object, _vp_mixing), ms.ModelSamplingDiscrete
+    if kind == "V_PREDICTION_DDPM":
+        return _mimic(kind, _VPredictionDDPM, _VPredictionDDPM.noise_scaling), ms.ModelSamplingDiscrete
     raise KeyError(kind)
 
 
@@ -67,7 +88,7 @@ def _ksample(comfy_host, model, latent, **kw):
 @pytest.mark.parametrize("kind,fragment", [
     ("IMG_TO_IMG_FLOW", "without noise"),
     ("CONST_NOISE_SCALE_2", "noise scale other than 1"),
-    ("V_PREDICTION_DDPM", "mixes latent and noise"),
+    ("VP_MIXING", "mixes latent and noise"),
 ])
 def test_other_sampling_forms_are_refused_by_name(ding_nodes, tiny_sd3, comfy_host, model_calls, kind, fragment):
     (model, _, _) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
@@ -167,6 +188,55 @@ def test_cosmos_like_ve_sampling_is_sampled(ding_nodes, tiny_sd3, comfy_host, mo
     keep = (1 - latent["noise_mask"]).expand_as(out["samples"]) > 0.5
     assert ((out["samples"] - latent["samples"])[keep] * tiny_models.SD3_VAE_SCALE).abs().max() <= OBS_STD
     assert torch.isfinite(out["samples"]).all()
+
+
+def test_cogvideox_v_prediction_ddpm_is_sampled(ding_nodes, tiny_sd3, comfy_host, model_calls):
+    """Upstream's V_PREDICTION_DDPM (CogVideoX) noises as latent + sigma*noise: probed as ve and
+    sampled, kept region preserved (newer ComfyUI; the class is mimicked so both versions run it)."""
+    (model, _, vae) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
+    patched = _patched(model, "V_PREDICTION_DDPM")
+    sampling_module = __import__(ding_nodes["DInGKSampler"].__module__, fromlist=["parametrization_of"])
+    assert sampling_module.parametrization_of(patched) == "ve"
+    pixels = tiny_models.make_test_image(128, 128, seed=4)
+    latent, _ = comfy_host.call_node("DInGInpaintEncode", pixels=pixels, vae=vae, grow_mask_by=0,
+                                     mask=tiny_models.make_test_mask(128, 128, kind="rect"))
+    model_calls.reset()
+    (out,) = _ksample(comfy_host, patched, latent, steps=4, scheduler="normal")
+    assert model_calls.count == 2 * 4 - 1
+    keep = (1 - latent["noise_mask"]).expand_as(out["samples"]) > 0.5
+    assert ((out["samples"] - latent["samples"])[keep] * tiny_models.SD3_VAE_SCALE).abs().max() <= OBS_STD
+    assert torch.isfinite(out["samples"]).all()
+
+
+def test_interrupt_as_base_exception_propagates(ding_nodes, tiny_sd3, comfy_host, monkeypatch, model_calls):
+    """Upstream made InterruptProcessingException a BaseException: DInG neither swallows nor wraps
+    it (no `except Exception` between the Cancel check and ComfyUI), on both routes."""
+    import comfy.model_management as mm
+
+    class Interrupted(BaseException):
+        pass
+
+    def interrupt_after_two():
+        if model_calls.count >= 2:
+            raise Interrupted()
+
+    monkeypatch.setattr(mm, "throw_exception_if_processing_interrupted", interrupt_after_two)
+    model, latent = _model_and_latent(comfy_host, tiny_sd3, "flow")
+    with pytest.raises(Interrupted):
+        _ksample(comfy_host, model, latent, steps=6, variant="ding1")
+    assert model_calls.count == 2
+
+
+def test_half_precision_latents(ding_nodes, tiny_sd3, comfy_host, model_calls):
+    """Newer ComfyUI can keep latents in fp16 between nodes (--fp16-intermediates): an fp16 latent
+    and mask are sampled in float32 and give the float32 latent's result up to fp16 rounding."""
+    model, latent = _model_and_latent(comfy_host, tiny_sd3, "flow")
+    half = {"samples": latent["samples"].half(), "noise_mask": latent["noise_mask"].half()}
+    rounded = {"samples": half["samples"].float(), "noise_mask": half["noise_mask"].float()}
+    (out_half,) = _ksample(comfy_host, model, half, steps=3, variant="ding1")
+    (out_ref,) = _ksample(comfy_host, model, rounded, steps=3, variant="ding1")
+    assert torch.isfinite(out_half["samples"]).all()
+    torch.testing.assert_close(out_half["samples"].float(), out_ref["samples"].float(), rtol=0, atol=2e-3)
 
 
 def test_nested_and_packed_latents_are_refused(ding_nodes, tiny_sd3, comfy_host, model_calls):

@@ -1,5 +1,5 @@
 """Wan 2.2 A14B-style two-expert sampling with DInG: a high-noise model samples the first part of
-the schedule, a low-noise model continues DInG's state for the rest (docs/algorithm.md, section 12).
+the schedule, a low-noise model continues DInG's state for the rest (docs/algorithm.md, section 13).
 
 The experts are two tiny random-weight Wan 2.1-layout models (comfy_testbed/tiny_wan.py) with
 different weights; ComfyUI detects both as WAN21 (flow, shift 8), the layout Wan 2.2 A14B's
