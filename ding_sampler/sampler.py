@@ -300,7 +300,8 @@ def ding_sample(
     = 2 per transition + 1 for "ding", 1 per transition + 1 for "ding1");
     otherwise the state at ``sigmas[-1]`` in the caller's convention, with its
     leftover noise, no clean estimate and no paste (a segment, for a second run to
-    continue with ``x_start`` and the same observation). The result is float32 for half-precision inputs, else the dtype of ``noise``.
+    continue with ``x_start`` and the same observation). The result is float32 for
+    half-precision inputs, else the dtype of ``noise``.
     """
     _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std,
                   parametrization, callback, x_start, particles)

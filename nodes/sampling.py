@@ -268,7 +268,8 @@ def _model_space_observation(model, observation, x: torch.Tensor) -> torch.Tenso
     the model's ``process_latent_in``, skipped for an all-zero latent as ComfyUI skips it."""
     if not isinstance(observation, torch.Tensor) or _is_nested(observation):
         raise ValueError("observation must be a LATENT with one latent tensor (DInG Inpaint Encode's output)")
-    if observation.ndim != x.ndim or observation.shape[1:] != x.shape[1:] or observation.shape[0] not in (1, x.shape[0]):
+    if (observation.ndim != x.ndim or observation.shape[1:] != x.shape[1:]
+            or observation.shape[0] not in (1, x.shape[0])):
         raise ValueError(f"observation has shape {tuple(observation.shape)}, but the sampled latent has shape "
                          f"{tuple(x.shape)}: connect the DInG Inpaint Encode output this run started from")
     base_model = model.inner_model.inner_model
