@@ -146,21 +146,21 @@ MODEL_FILES = {
 # clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows.
 
 # DInG settings of the distilled (few-step) workflows, one entry per family, chosen by measurement:
-# bench/results/peers_064_fewstep.txt (`python -m bench.peers --few-step`, ComfyUI 0.3.64, exact
-# posterior of a 25-component mixture behind each model's sampling grid; README "Few model calls").
-# In that log, at 4 / 6 / 8 / 12 calls per image:
-# - variant ding1 (one call a step) beats ding (two) at every budget on both grids (0.084 vs 0.138
+# bench/results/peers_064_fewstep.txt (`python -m bench.peers --few-step`, ComfyUI 0.3.64, N = 2000,
+# seeds 1-3, exact posterior of a 25-component mixture behind each model's sampling grid; README
+# "Few model calls"). In that log, at 4 / 6 / 8 / 12 calls per image:
+# - variant ding1 (one call a step) beats ding (two) at every budget on both grids (0.081 vs 0.135
 #   SW1 at 8 calls, shift 3);
-# - eta ddpm, square and default are within 0.004 of each other (seed spread 0.002-0.026); ddpm is
-#   lowest at 6 / 8 / 12 calls on shift 3 and at 12 on shift 9.7, so the nodes' default stays;
-#   ddim is worse; obs_std 0.1 is within 0.002 of 0.01 (obs_std does not matter here);
-#   final_sigma 0.05 and particles K = 2 are worse at every budget;
-# - steps 8: the fewest at which DInG beats ComfyUI's euler / euler_ancestral / dpmpp_2m with a
-#   noise mask and LanPaint on all 3 seeds on both grids (shift 3: 0.084 vs 0.120-0.123, LanPaint
-#   0.196; shift 9.7: 0.143 vs 0.165-0.166, LanPaint 0.218). At 4 calls DInG gains 10 % on shift 3
-#   (0.137 vs 0.152) and ties on shift 9.7 (0.196 vs 0.197); 12 steps is better again (0.063 / 0.108)
-#   if the model keeps its quality there. The bench cannot say how a distilled network does away
-#   from its training steps (it runs the exact denoiser).
+# - eta ddpm, square and default are within 0.003 of each other (seed spread 0.001-0.030); ddpm is
+#   the lowest or within 0.001 of it at every budget, so the nodes' default stays; ddim is worse;
+#   obs_std 0.1 is within 0.002 of 0.01 (obs_std does not matter here); final_sigma 0.05 and
+#   particles K = 2 are worse at every budget;
+# - steps 8: the fewest at which DInG beats ComfyUI's euler / euler_ancestral / dpmpp_2m /
+#   res_multistep with a noise mask and LanPaint on all 3 seeds on both grids (shift 3: 0.081 vs
+#   0.116-0.120, LanPaint 0.194; shift 9.7: 0.140 vs 0.163-0.164, LanPaint 0.216). At 4 calls DInG
+#   gains 10 % on shift 3 (0.134 vs 0.149) and ties on shift 9.7 (0.194 vs 0.195); 12 steps is
+#   better again (0.060 / 0.106) if the model keeps its quality there. The bench cannot say how a
+#   distilled network does away from its training steps (it runs the exact denoiser).
 # "shift" is the model's own sampling shift (no ModelSampling node needed), "bench_grid" the grid
 # it was measured on (bench.peers.FEW_STEP_GRIDS). Flux.2's 2.02 is ModelSamplingFlux's mu: an
 # SD3-style shift exp(2.02) = 7.54 under DInG KSampler's schedulers; the Flux2Scheduler node
