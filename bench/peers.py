@@ -418,6 +418,8 @@ def parse_args(argv=None):
     p.add_argument("--shift", type=float, default=SHIFT,
                    help="SD3-style grid shift (ComfyUI's ModelSamplingSD3 on the model; default 3)")
     p.add_argument("--scheduler", default=SCHEDULER, help="ComfyUI scheduler for every sampler (default simple)")
+    p.add_argument("--budgets", type=int, nargs="+", default=None,
+                   help="call budgets of the best-within table (default 40 60 150 300; --few-step 4 6 8 12)")
     p.add_argument("--few-step", action="store_true",
                    help="the distilled models' budgets: 4 / 6 / 8 / 12 calls per image on every grid of "
                         "FEW_STEP_GRIDS (--shift / --scheduler ignored), every DInG setting that fits, "
@@ -427,6 +429,8 @@ def parse_args(argv=None):
         raise SystemExit(f"--shift must be > 0, got {args.shift}")
     if args.samples < 2:
         raise SystemExit(f"--samples must be at least 2, got {args.samples}")
+    if args.budgets is not None and min(args.budgets) < 1:
+        raise SystemExit(f"--budgets must be at least 1, got {args.budgets}")
     return args
 
 
@@ -469,9 +473,9 @@ def main(argv=None):
                     raw.setdefault(label, {}).setdefault(steps, []).extend(vals)
         results = summarize(raw)
         if any(grid_of(label)[0] for label in results):
-            print(few_step_report(raw, floor))
+            print(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
         else:
-            print(format_table(results))
+            print(format_table(results, tuple(args.budgets or BUDGETS)))
         if args.plot is not None:
             print(plot(results, floor, args.plot) or f"plot written to {args.plot}")
         return results
@@ -563,9 +567,9 @@ def main(argv=None):
     emit(f"\nexact vs exact floor SW1 {floor:.4f}\n")
     emit("## best SW1 within a call budget (mean over seeds)\n")
     if args.few_step:
-        emit(few_step_report(raw, floor))
+        emit(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
     else:
-        emit(format_table(results))
+        emit(format_table(results, tuple(args.budgets or BUDGETS)))
     emit(f"\ntotal {time.perf_counter() - t_start:.0f} s")
     if args.plot is not None:
         emit(plot(results, floor, args.plot) or f"plot written to {args.plot}")

@@ -164,7 +164,8 @@ MODEL_FILES = {
 # "shift" is the model's own sampling shift (no ModelSampling node needed), "bench_grid" the grid
 # it was measured on (bench.peers.FEW_STEP_GRIDS). Flux.2's 2.02 is ModelSamplingFlux's mu: an
 # SD3-style shift exp(2.02) = 7.54 under DInG KSampler's schedulers; the Flux2Scheduler node
-# (custom sampling) gives 9.4-9.9 at 1024x1024, measured as 9.7.
+# (custom sampling) gives 9.4-9.9 at 1024x1024, measured as 9.7; the 7.54 grid was measured too
+# (bench/results/peers_064_shift7.54.txt: ding1/ddpm 0.125 vs 0.152-0.153 at 8 calls, every seed).
 DISTILLED_SETTINGS = {
     "sd35_turbo": dict(steps=8, cfg=1.0, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
                        particles=1, shift=3.0, bench_grid="shift 3"),

@@ -102,6 +102,9 @@ def test_grid_options_and_their_checks():
     assert peers.parse_args([]).shift == 3.0 and peers.parse_args([]).scheduler == "simple"
     with pytest.raises(SystemExit):
         peers.parse_args(["--shift", "0"])
+    assert peers.parse_args(["--budgets", "4", "8"]).budgets == [4, 8] and peers.parse_args([]).budgets is None
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--budgets", "0"])
     # the grids' shifts are SD3-style: Flux.2's mu 2.02 is exp(2.02) = 7.54, Flux2Scheduler at 1024^2
     # 9.4-9.9; Z-Image and SD3.5 3
     shifts = {key: shift for key, shift, _, _ in peers.FEW_STEP_GRIDS}
