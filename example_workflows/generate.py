@@ -178,6 +178,48 @@ MODEL_FILES = {
 # SD3.5 and Flux both use the CLIP-L text encoder; ComfyUI's templates call it
 # clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows.
 
+# DInG settings of the distilled (few-step) workflows, one entry per family, chosen by measurement:
+# bench/results/peers_064_fewstep.txt (`python -m bench.peers --few-step`, ComfyUI 0.3.64, N = 2000,
+# seeds 1-3, exact posterior of a 25-component mixture behind each model's sampling grid; README
+# "Few model calls"). In that log, at 4 / 6 / 8 / 12 calls per image:
+# - variant ding1 (one call a step) beats ding (two) at every budget on both grids (0.081 vs 0.135
+#   SW1 at 8 calls, shift 3);
+# - eta ddpm, square and default are within 0.003 of each other (seed spread 0.001-0.030); ddpm is
+#   the lowest or within 0.001 of it at every budget, so the nodes' default stays; ddim is worse;
+#   obs_std 0.1 is within 0.002 of 0.01 (obs_std does not matter here); final_sigma 0.05 and
+#   particles K = 2 are worse at every budget;
+# - steps 8: the fewest at which DInG beats ComfyUI's euler / euler_ancestral / dpmpp_2m /
+#   res_multistep with a noise mask and LanPaint on all 3 seeds on both grids (shift 3: 0.081 vs
+#   0.116-0.120, LanPaint 0.194; shift 9.7: 0.140 vs 0.163-0.164, LanPaint 0.216). At 4 calls DInG
+#   gains 10 % on shift 3 (0.134 vs 0.149) and ties on shift 9.7 (0.194 vs 0.195); 12 steps is
+#   better again (0.060 / 0.106) if the model keeps its quality there. The bench cannot say how a
+#   distilled network does away from its training steps (it runs the exact denoiser).
+# "shift" is the model's own sampling shift (no ModelSampling node needed), "bench_grid" the grid
+# it was measured on (bench.peers.FEW_STEP_GRIDS). Flux.2's 2.02 is ModelSamplingFlux's mu: an
+# SD3-style shift exp(2.02) = 7.54 under DInG KSampler's schedulers; the Flux2Scheduler node
+# (custom sampling) gives 9.4-9.9 at 1024x1024, measured as 9.7; the 7.54 grid was measured too
+# (bench/results/peers_064_shift7.54.txt: ding1/ddpm 0.125 vs 0.152-0.153 at 8 calls, every seed).
+DISTILLED_SETTINGS = {
+    "sd35_turbo": dict(steps=8, cfg=1.0, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                       particles=1, shift=3.0, bench_grid="shift 3"),
+    "z_image_turbo": dict(steps=8, cfg=1.0, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                          particles=1, shift=3.0, bench_grid="shift 3"),
+    "flux2_klein": dict(steps=8, cfg=1.0, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                        particles=1, shift=2.02, bench_grid="shift 9.7"),
+}
+
+
+def ding_ksampler_widgets(settings: dict, seed: int = 42) -> list:
+    """DInGKSampler's widget values (NODE_SHAPES order) for one DISTILLED_SETTINGS entry."""
+    return [seed, "fixed", settings["steps"], settings["cfg"], settings["scheduler"], 1.0, settings["variant"],
+            settings["obs_std"], settings["eta"], settings["particles"], 0, 10000]
+
+
+def settings_summary(settings: dict) -> str:
+    """The template card's subtitle, e.g. '8 steps | cfg 1 | ding1'."""
+    return f"{settings['steps']} steps | cfg {settings['cfg']:g} | {settings['variant']}"
+
+
 INPUT_IMAGE = "example.png"  # ComfyUI ships input/example.png; the user uploads their own
 
 # Colours of the frontend's "green/red" prompt nodes and of our own nodes.
@@ -463,8 +505,8 @@ def sd35_medium_inpaint() -> Graph:
 
 
 def sd35_large_turbo_inpaint() -> Graph:
-    g = Graph("ding_sd35_large_turbo_inpaint", "SD3.5 Turbo inpaint",
-              "8 steps | cfg 1 | ding1")
+    ds = DISTILLED_SETTINGS["sd35_turbo"]
+    g = Graph("ding_sd35_large_turbo_inpaint", "SD3.5 Turbo inpaint", settings_summary(ds))
     g.add(1, "CheckpointLoaderSimple", (X[1], 0), ["sd3.5_large_turbo.safetensors"],
           title="Load Checkpoint (model + VAE)")
     g.add(2, "TripleCLIPLoader", (X[1], 130),
@@ -476,7 +518,7 @@ def sd35_large_turbo_inpaint() -> Graph:
           color=NEGATIVE, inputs={"conditioning": (4, 0)})
     g.add(6, "DInGInpaintEncode", (X[2], 245), [6, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 8, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
+    g.add(7, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(ds),
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
     _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_turbo_inpaint")
     _note(g, 11,
@@ -484,9 +526,11 @@ def sd35_large_turbo_inpaint() -> Graph:
           + _files_note([("sd3.5_large_turbo.safetensors", "16.5 GB; gated: accept the licence first"),
                          ("clip_l.safetensors", "250 MB"), ("clip_g.safetensors", "1.4 GB"),
                          ("t5xxl_fp8_e4m3fn_scaled.safetensors", "5.2 GB")]) + "\n\n"
-          "Turbo is distilled for few steps without guidance: 4-8 steps, cfg 1. `ding1` at 8 steps "
-          "makes 8 model calls. **SD3.5 Large** (not Turbo): `sd3.5_large.safetensors`, 28 steps, "
-          "cfg 2-3 (untested here).")
+          f"Turbo is distilled for few steps without guidance: cfg {ds['cfg']:g}. `{ds['variant']}` at "
+          f"{ds['steps']} steps makes {ds['steps']} model calls; eta `{ds['eta']}`. Chosen by "
+          "`python -m bench.peers --few-step` (README, *Few model calls*): from 8 calls DInG beats "
+          "ComfyUI's samplers with a noise mask and LanPaint on every seed; at 4 it gains little. "
+          "**SD3.5 Large** (not Turbo): `sd3.5_large.safetensors`, 28 steps, cfg 2-3 (untested here).")
     return g
 
 

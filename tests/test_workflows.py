@@ -362,6 +362,25 @@ def test_sdxl_settings():
     assert source_of(ui, enc, "vae") == source_of(ui, dec, "vae") == (ckpt, 2)
 
 
+def test_distilled_settings_are_one_table_and_reach_the_turbo_workflow():
+    """DISTILLED_SETTINGS (chosen by bench/results/peers_064_fewstep.txt) holds every distilled
+    family with valid node values, names a grid the few-step bench measures, and the SD3.5 Turbo
+    workflow's sampler and thumbnail subtitle are written from its entry."""
+    from bench.peers import FEW_STEP_GRIDS
+    grids = {key for key, *_ in FEW_STEP_GRIDS}
+    assert set(gen.DISTILLED_SETTINGS) == {"sd35_turbo", "flux2_klein", "z_image_turbo"}
+    for family, ds in gen.DISTILLED_SETTINGS.items():
+        assert ds["variant"] in ("ding1", "ding") and ds["eta"] in ("ddpm", "square", "default", "ddim"), family
+        assert 1 <= ds["steps"] <= 12 and ds["cfg"] == 1.0 and ds["particles"] == 1, family
+        assert ds["bench_grid"] in grids and ds["shift"] > 0, family
+    ds = gen.DISTILLED_SETTINGS["sd35_turbo"]
+    ui = load_ui("ding_sd35_large_turbo_inpaint")
+    w = _ding_settings(ui)
+    for key in ("steps", "cfg", "scheduler", "variant", "eta", "obs_std", "particles"):
+        assert w[key] == ds[key], key
+    assert gen.sd35_large_turbo_inpaint().summary == gen.settings_summary(ds)
+
+
 def test_wan_video_settings():
     """Wan 2.1 1.3B t2v: its own shift 8 on the sampler's model, umt5 as a 'wan' CLIP, clip and
     mask clip cut to the same 1 + 4n frames and scaled to the same size on Wan's grid (8 px
