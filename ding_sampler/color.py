@@ -67,9 +67,9 @@ def match_colors(original: torch.Tensor, generated: torch.Tensor, repaint: torch
     (lab - m_g) * r + m_o with r = (s_o + eps) / (s_g + eps) clamped to [1/4, 4]. An image whose
     ring holds fewer than 16 kept pixels (an all-1 mask, a mask covering all but a sliver) is
     returned unchanged. ``where`` (bool [B, H, W]): correct only these pixels (the composite
-    passes the pixels it pastes; the others are copied unchanged). Returns the matched image and the indices of the images left unchanged
-    because their ring was too small (an image with nothing to repaint is left unchanged and not
-    listed).
+    passes the pixels it pastes; the others are copied unchanged). Returns the matched image and
+    the indices of the images left unchanged because their ring was too small (an image with
+    nothing to repaint is left unchanged and not listed).
     """
     if generated.shape[-1] < 3:
         raise ValueError(f"color_match needs RGB images (3 channels or more), got {generated.shape[-1]}")
