@@ -65,7 +65,7 @@ NODE_SHAPES = {
                       "variant", "obs_std", "eta", "particles"]),
     "DInGSampler": ([], [("SAMPLER", "SAMPLER")], ["variant", "obs_std", "eta", "particles"]),
     "DInGComposite": ([("original", "IMAGE"), ("generated", "IMAGE"), ("mask", "MASK")],
-                      [("IMAGE", "IMAGE")], ["feather"]),
+                      [("IMAGE", "IMAGE")], ["feather", "color_match"]),
     "CLIPLoader": ([], [("CLIP", "CLIP")], ["clip_name", "type", "device"]),
     "LoadVideo": ([], [("VIDEO", "VIDEO")], ["file", "@upload"]),
     "GetVideoComponents": ([("video", "VIDEO")], [("images", "IMAGE"), ("audio", "AUDIO"), ("fps", "FLOAT")], []),
@@ -95,7 +95,7 @@ SIZES = {
     "ImagePadForOutpaint": (260, 174), "ModelSamplingSD3": (260, 58), "CFGGuider": (280, 98),
     "BasicScheduler": (280, 106), "RandomNoise": (280, 82), "SamplerCustomAdvanced": (280, 126),
     "VAEDecode": (210, 46), "SaveImage": (280, 330), "DInGInpaintEncode": (280, 122),
-    "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (280, 102),
+    "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (280, 122),
     "MarkdownNote": (280, 660),
     "CLIPLoader": (225, 106), "LoadVideo": (225, 200), "GetVideoComponents": (225, 70),
     "ImageFromBatch": (225, 82), "ImageScale": (225, 130), "ImageToMask": (225, 58),
@@ -365,7 +365,7 @@ INPUT_ORDER = {
     "DInGInpaintEncode": ["pixels", "mask", "vae", "grow_mask_by", "mask_mode"],
     "DInGKSampler": ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative", "latent_image",
                      "denoise", "variant", "obs_std", "eta", "particles"],
-    "DInGComposite": ["original", "generated", "mask", "feather"],
+    "DInGComposite": ["original", "generated", "mask", "feather", "color_match"],
     "CLIPLoader": ["clip_name", "type", "device"],
     "ImageFromBatch": ["image", "batch_index", "length"],
     "ImageScale": ["image", "upscale_method", "width", "height", "crop"],
@@ -395,7 +395,7 @@ DISPLAY_NAMES = {
     "CFGGuider": "CFGGuider", "BasicScheduler": "BasicScheduler", "RandomNoise": "RandomNoise",
     "SamplerCustomAdvanced": "SamplerCustomAdvanced", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
     "DInGInpaintEncode": "DInG Inpaint/Outpaint Encode", "DInGKSampler": "DInG Inpaint/Outpaint KSampler",
-    "DInGSampler": "DInG Inpaint/Outpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint Composite",
+    "DInGSampler": "DInG Inpaint/Outpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint/Outpaint Composite",
     "CLIPLoader": "Load CLIP", "LoadVideo": "Load Video", "GetVideoComponents": "Get Video Components",
     "ImageFromBatch": "ImageFromBatch", "ImageScale": "Upscale Image", "ImageToMask": "Convert Image to Mask",
     "CreateVideo": "Create Video", "SaveVideo": "Save Video",
@@ -442,7 +442,7 @@ def _note(g: Graph, node_id: int, text: str) -> None:
 
 
 UNDER_SAMPLER = ((X[3], 372), (X[3], 452), (X[4], 0))  # decode, composite, save
-STACKED = ((X[4], 0), (X[4], 80), (X[4], 220))
+STACKED = ((X[4], 0), (X[4], 80), (X[4], 235))
 
 
 def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, prefix: str,
@@ -450,7 +450,7 @@ def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, pre
     """VAE Decode -> DInG Composite -> Save Image at ``spots``; returns the next free id."""
     dec, comp, save = first_id, first_id + 1, first_id + 2
     g.add(dec, "VAEDecode", spots[0], inputs={"samples": latent_src, "vae": vae_src})
-    g.add(comp, "DInGComposite", spots[1], [8], color=DING,
+    g.add(comp, "DInGComposite", spots[1], [8, "off"], color=DING,
           inputs={"original": image_src, "generated": (dec, 0), "mask": mask_src})
     g.add(save, "SaveImage", spots[2], [prefix], inputs={"images": (comp, 0)})
     return first_id + 3
@@ -547,7 +547,7 @@ def sd35_outpaint() -> Graph:
 
 def sd35_custom_sampling() -> Graph:
     g = Graph("ding_sd35_custom_sampling", "SD3.5 custom sampler",
-              "SamplerCustomAdvanced | DInG SAMPLER")
+              "SamplerCustomAdvanced | ding1")
     _sd35_loaders(g)
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
     g.add(5, "ModelSamplingSD3", (X[1], 495), [3.0], inputs={"model": (1, 0)})
@@ -668,10 +668,11 @@ def _wan_video_inpaint(g: Graph, unet: str, vae: str, frames: int, size, grow: i
           color=DING, size=(225, 310),
           inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
     g.add(18, "VAEDecode", (x[4], 610), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
-    g.add(19, "DInGComposite", (x[5], 0), [feather], color=DING, size=(225, 102),
+    g.add(19, "DInGComposite", (x[5], 0), [feather, "off"], color=DING, size=(225, 122),
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (16, 1)})
-    g.add(20, "CreateVideo", (x[5], 135), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
-    g.add(21, "SaveVideo", (x[5], 260), ["ding_video", "auto", "auto"], inputs={"video": (20, 0)})
+    g.add(20, "CreateVideo", (x[5], 155), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
+    g.add(21, "SaveVideo", (x[5], 275), ["ding_video", "auto", "auto"], size=(225, 422),
+          inputs={"video": (20, 0)})
     g.add(22, "MarkdownNote", (x[0], 0), [note], title="Read me", color=NOTE, size=(250, 697))
     return g
 
@@ -762,14 +763,14 @@ def ltxv_video_inpaint() -> Graph:
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (1, 2)})
     g.add(16, "LTXVScheduler", (x[4], 155), [30, 2.05, 0.95, True, 0.1], inputs={"latent": (15, 0)})
     g.add(17, "DInGSampler", (x[4], 345), ["ding1", 0.01, "ddpm", 1], color=DING, size=(225, 130))
-    g.add(18, "VAEDecode", (x[4], 510), inputs={"samples": (19, 0), "vae": (1, 2)}, size=(225, 46))
+    g.add(18, "VAEDecode", (x[5], 265), inputs={"samples": (19, 0), "vae": (1, 2)}, size=(225, 46))
     g.add(19, "SamplerCustom", (x[5], 0), [True, 42, "fixed", 3.0],
           inputs={"model": (1, 0), "positive": (5, 0), "negative": (5, 1), "sampler": (17, 0),
                   "sigmas": (16, 0), "latent_image": (15, 0)})
-    g.add(20, "DInGComposite", (x[4], 590), [8], color=DING, size=(225, 102),
+    g.add(20, "DInGComposite", (x[4], 510), [8, "off"], color=DING, size=(225, 122),
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (15, 1)})
-    g.add(21, "CreateVideo", (x[5], 265), [LTXV_FPS], inputs={"images": (20, 0), "audio": (7, 1)})
-    g.add(22, "SaveVideo", (x[5], 390), ["ding_ltxv", "auto", "auto"], size=(225, 307),
+    g.add(21, "CreateVideo", (x[5], 346), [LTXV_FPS], inputs={"images": (20, 0), "audio": (7, 1)})
+    g.add(22, "SaveVideo", (x[5], 471), ["ding_ltxv", "auto", "auto"], size=(225, 226),
           inputs={"video": (21, 0)})
     g.add(23, "MarkdownNote", (x[0], 0), [
         "## DInG video inpainting, LTX-Video\n\n"

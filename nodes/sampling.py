@@ -297,7 +297,8 @@ class DInGSampler(io.ComfyNode):
             display_name="DInG Inpaint/Outpaint Sampler (SAMPLER)",
             category="sampling/custom_sampling/samplers",
             description=("DInG zero-shot inpainting sampler. Connect a latent with a noise_mask (from DInG "
-                         "Inpaint Encode) to SamplerCustomAdvanced; works with any guider, scheduler and noise."),
+                         "Inpaint/Outpaint Encode) to SamplerCustomAdvanced; works with any guider, scheduler "
+                         "and noise."),
             search_aliases=["inpaint", "outpaint", "ding", "zero-shot inpainting", "sampler"],
             inputs=_ding_inputs(),
             outputs=[io.Sampler.Output(tooltip="The DInG sampler, for SamplerCustom / SamplerCustomAdvanced "
