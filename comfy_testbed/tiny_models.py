@@ -130,11 +130,13 @@ def taesd_shapes(latent_channels: int = SD3_LATENT_CHANNELS) -> dict:
     for i, kind in enumerate(enc):
         p = f"taesd_encoder.{i}"
         if kind == "conv3":
-            d[p + ".weight"] = (64, 3, 3, 3); d[p + ".bias"] = (64,)
+            d[p + ".weight"] = (64, 3, 3, 3)
+            d[p + ".bias"] = (64,)
         elif kind == "convs2":
             d[p + ".weight"] = (64, 64, 3, 3)
         elif kind == "convout":
-            d[p + ".weight"] = (latent_channels, 64, 3, 3); d[p + ".bias"] = (latent_channels,)
+            d[p + ".weight"] = (latent_channels, 64, 3, 3)
+            d[p + ".bias"] = (latent_channels,)
         else:
             block(p, 64, 64, d)
     # Decoder: Clamp, conv(lc,64), ReLU, [Block x3, Upsample, conv no bias] x3, Block, conv(64,3)
@@ -142,11 +144,13 @@ def taesd_shapes(latent_channels: int = SD3_LATENT_CHANNELS) -> dict:
     for i, kind in enumerate(dec):
         p = f"taesd_decoder.{i}"
         if kind == "convin":
-            d[p + ".weight"] = (64, latent_channels, 3, 3); d[p + ".bias"] = (64,)
+            d[p + ".weight"] = (64, latent_channels, 3, 3)
+            d[p + ".bias"] = (64,)
         elif kind == "convnb":
             d[p + ".weight"] = (64, 64, 3, 3)
         elif kind == "convout":
-            d[p + ".weight"] = (3, 64, 3, 3); d[p + ".bias"] = (3,)
+            d[p + ".weight"] = (3, 64, 3, 3)
+            d[p + ".bias"] = (3,)
         elif kind == "block":
             block(p, 64, 64, d)
     return d

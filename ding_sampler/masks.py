@@ -6,12 +6,18 @@ ComfyUI IMAGE tensors [B, H, W, C] in [0, 1].
 """
 from __future__ import annotations
 
+import logging
 from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
+from .color import COLOR_MATCH_MODES, match_colors
+
+log = logging.getLogger("ding-inpaint")
+
 KEEP_THRESHOLD = 0.95
+MIN_RING = 8  # the colour match's ring: max(feather, MIN_RING) px around the mask
 
 
 def batch_masks(mask: torch.Tensor, name: str = "mask", batch: Optional[int] = None,
@@ -151,6 +157,18 @@ def feather_alpha(repaint: torch.Tensor, feather: int) -> torch.Tensor:
     return torch.where(repaint > 0, repaint, ramp)
 
 
+def ring_width(feather: int) -> int:
+    """Width in pixels of the kept ring the colour match measures on: max(feather, 8)."""
+    return max(int(feather), MIN_RING)
+
+
+def kept_ring(repaint: torch.Tensor, width: int) -> torch.Tensor:
+    """Boolean [B, H, W]: kept pixels (repaint == 0) within Chebyshev distance ``width`` of the
+    repaint area (repaint > 0)."""
+    inside = (repaint > 0).to(torch.float32)
+    return (dilate(inside, int(width)) > 0) & (repaint <= 0)
+
+
 def check_image(image: torch.Tensor, name: str) -> torch.Tensor:
     """An IMAGE input [B, H, W, C] with finite values, or a ValueError naming ``name``."""
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
@@ -162,14 +180,20 @@ def check_image(image: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def composite(original: torch.Tensor, generated: torch.Tensor, repaint: torch.Tensor,
-              feather: int = 0) -> torch.Tensor:
+              feather: int = 0, color_match: str = "off") -> torch.Tensor:
     """Paste ``generated`` into ``original`` over the repaint mask, feathered.
 
     Pixels whose blend weight is 0 (outside the repaint region and its feather
     band) are copied from ``original`` bit for bit. A ``generated`` image smaller
     than the original (the VAE cropped it to a multiple of its downscale) is
     placed at the centred offset the VAE crop used.
+
+    ``color_match`` "mean-std": before the paste, each generated image's CIE Lab mean and std
+    are matched to the original's on the kept ring max(feather, 8) px wide around the mask
+    (:func:`ding_sampler.color.match_colors`); "off" (default) pastes it as it is.
     """
+    if color_match not in COLOR_MATCH_MODES:
+        raise ValueError(f"color_match must be one of {list(COLOR_MATCH_MODES)}, got {color_match!r}")
     check_image(original, "original")
     check_image(generated, "generated")
     if original.shape[-1] != generated.shape[-1]:
@@ -194,6 +218,14 @@ def composite(original: torch.Tensor, generated: torch.Tensor, repaint: torch.Te
     repaint = resize_mask(repaint.to(canvas.device), (height, width))
     alpha = feather_alpha(repaint, int(feather))[:, top:top + gh, left:left + gw, None]
     alpha = alpha.expand(batch, -1, -1, -1).to(canvas.dtype)
+    if color_match != "off":
+        region = repaint[:, top:top + gh, left:left + gw]
+        generated, skipped = match_colors(target, generated, region, kept_ring(region, ring_width(feather)),
+                                          where=alpha[..., 0] > 0)
+        if skipped:
+            log.warning("color_match: image(s) %s have no kept pixels around the mask to measure the colour "
+                        "on (the mask covers the whole image or all but a sliver); pasted without colour match",
+                        skipped)
     blended = target + (generated - target) * alpha
     canvas[:, top:top + gh, left:left + gw] = torch.where(alpha > 0, blended, target)
     return canvas

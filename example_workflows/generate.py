@@ -66,7 +66,7 @@ NODE_SHAPES = {
     "DInGSampler": ([("observation", "LATENT")], [("SAMPLER", "SAMPLER")],
                     ["variant", "obs_std", "eta", "particles"]),
     "DInGComposite": ([("original", "IMAGE"), ("generated", "IMAGE"), ("mask", "MASK")],
-                      [("IMAGE", "IMAGE")], ["feather"]),
+                      [("IMAGE", "IMAGE")], ["feather", "color_match"]),
     "CLIPLoader": ([], [("CLIP", "CLIP")], ["clip_name", "type", "device"]),
     "LoadVideo": ([], [("VIDEO", "VIDEO")], ["file", "@upload"]),
     "GetVideoComponents": ([("video", "VIDEO")], [("images", "IMAGE"), ("audio", "AUDIO"), ("fps", "FLOAT")], []),
@@ -98,7 +98,7 @@ SIZES = {
     "ImagePadForOutpaint": (260, 174), "ModelSamplingSD3": (260, 58), "CFGGuider": (280, 98),
     "BasicScheduler": (280, 106), "RandomNoise": (280, 82), "SamplerCustomAdvanced": (280, 126),
     "VAEDecode": (210, 46), "SaveImage": (280, 330), "DInGInpaintEncode": (280, 122),
-    "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (280, 102),
+    "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (280, 122),
     "MarkdownNote": (280, 660),
     "CLIPLoader": (225, 106), "LoadVideo": (225, 200), "GetVideoComponents": (225, 70),
     "ImageFromBatch": (225, 82), "ImageScale": (225, 130), "ImageToMask": (225, 58),
@@ -377,7 +377,7 @@ INPUT_ORDER = {
     "DInGKSampler": ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative", "latent_image",
                      "denoise", "variant", "obs_std", "eta", "particles", "start_at_step", "end_at_step",
                      "observation"],
-    "DInGComposite": ["original", "generated", "mask", "feather"],
+    "DInGComposite": ["original", "generated", "mask", "feather", "color_match"],
     "CLIPLoader": ["clip_name", "type", "device"],
     "ImageFromBatch": ["image", "batch_index", "length"],
     "ImageScale": ["image", "upscale_method", "width", "height", "crop"],
@@ -407,7 +407,7 @@ DISPLAY_NAMES = {
     "CFGGuider": "CFGGuider", "BasicScheduler": "BasicScheduler", "RandomNoise": "RandomNoise",
     "SamplerCustomAdvanced": "SamplerCustomAdvanced", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
     "DInGInpaintEncode": "DInG Inpaint/Outpaint Encode", "DInGKSampler": "DInG Inpaint/Outpaint KSampler",
-    "DInGSampler": "DInG Inpaint/Outpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint Composite",
+    "DInGSampler": "DInG Inpaint/Outpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint/Outpaint Composite",
     "CLIPLoader": "Load CLIP", "LoadVideo": "Load Video", "GetVideoComponents": "Get Video Components",
     "ImageFromBatch": "ImageFromBatch", "ImageScale": "Upscale Image", "ImageToMask": "Convert Image to Mask",
     "CreateVideo": "Create Video", "SaveVideo": "Save Video",
@@ -454,7 +454,7 @@ def _note(g: Graph, node_id: int, text: str) -> None:
 
 
 UNDER_SAMPLER = ((X[3], 372), (X[3], 452), (X[4], 0))  # decode, composite, save
-STACKED = ((X[4], 0), (X[4], 80), (X[4], 220))
+STACKED = ((X[4], 0), (X[4], 80), (X[4], 235))
 
 
 def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, prefix: str,
@@ -462,7 +462,7 @@ def _tail(g: Graph, first_id: int, image_src, mask_src, latent_src, vae_src, pre
     """VAE Decode -> DInG Composite -> Save Image at ``spots``; returns the next free id."""
     dec, comp, save = first_id, first_id + 1, first_id + 2
     g.add(dec, "VAEDecode", spots[0], inputs={"samples": latent_src, "vae": vae_src})
-    g.add(comp, "DInGComposite", spots[1], [8], color=DING,
+    g.add(comp, "DInGComposite", spots[1], [8, "off"], color=DING,
           inputs={"original": image_src, "generated": (dec, 0), "mask": mask_src})
     g.add(save, "SaveImage", spots[2], [prefix], inputs={"images": (comp, 0)})
     return first_id + 3
@@ -559,7 +559,7 @@ def sd35_outpaint() -> Graph:
 
 def sd35_custom_sampling() -> Graph:
     g = Graph("ding_sd35_custom_sampling", "SD3.5 custom sampler",
-              "SamplerCustomAdvanced | DInG SAMPLER")
+              "SamplerCustomAdvanced | ding1")
     _sd35_loaders(g)
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
     g.add(5, "ModelSamplingSD3", (X[1], 495), [3.0], inputs={"model": (1, 0)})
@@ -680,10 +680,11 @@ def _wan_video_inpaint(g: Graph, unet: str, vae: str, frames: int, size, grow: i
           color=DING, size=(225, 310),
           inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
     g.add(18, "VAEDecode", (x[4], 610), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
-    g.add(19, "DInGComposite", (x[5], 0), [feather], color=DING, size=(225, 102),
+    g.add(19, "DInGComposite", (x[5], 0), [feather, "off"], color=DING, size=(225, 122),
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (16, 1)})
-    g.add(20, "CreateVideo", (x[5], 135), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
-    g.add(21, "SaveVideo", (x[5], 260), ["ding_video", "auto", "auto"], inputs={"video": (20, 0)})
+    g.add(20, "CreateVideo", (x[5], 155), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
+    g.add(21, "SaveVideo", (x[5], 275), ["ding_video", "auto", "auto"], size=(225, 422),
+          inputs={"video": (20, 0)})
     g.add(22, "MarkdownNote", (x[0], 0), [note], title="Read me", color=NOTE, size=(250, 697))
     return g
 
@@ -774,14 +775,14 @@ def ltxv_video_inpaint() -> Graph:
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (1, 2)})
     g.add(16, "LTXVScheduler", (x[4], 155), [30, 2.05, 0.95, True, 0.1], inputs={"latent": (15, 0)})
     g.add(17, "DInGSampler", (x[4], 345), ["ding1", 0.01, "ddpm", 1], color=DING, size=(225, 130))
-    g.add(18, "VAEDecode", (x[4], 510), inputs={"samples": (19, 0), "vae": (1, 2)}, size=(225, 46))
+    g.add(18, "VAEDecode", (x[5], 265), inputs={"samples": (19, 0), "vae": (1, 2)}, size=(225, 46))
     g.add(19, "SamplerCustom", (x[5], 0), [True, 42, "fixed", 3.0],
           inputs={"model": (1, 0), "positive": (5, 0), "negative": (5, 1), "sampler": (17, 0),
                   "sigmas": (16, 0), "latent_image": (15, 0)})
-    g.add(20, "DInGComposite", (x[4], 590), [8], color=DING, size=(225, 102),
+    g.add(20, "DInGComposite", (x[4], 510), [8, "off"], color=DING, size=(225, 122),
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (15, 1)})
-    g.add(21, "CreateVideo", (x[5], 265), [LTXV_FPS], inputs={"images": (20, 0), "audio": (7, 1)})
-    g.add(22, "SaveVideo", (x[5], 390), ["ding_ltxv", "auto", "auto"], size=(225, 307),
+    g.add(21, "CreateVideo", (x[5], 346), [LTXV_FPS], inputs={"images": (20, 0), "audio": (7, 1)})
+    g.add(22, "SaveVideo", (x[5], 471), ["ding_ltxv", "auto", "auto"], size=(225, 226),
           inputs={"video": (21, 0)})
     g.add(23, "MarkdownNote", (x[0], 0), [
         "## DInG video inpainting, LTX-Video\n\n"
@@ -855,10 +856,10 @@ def wan22_a14b_video_inpaint() -> Graph:
           inputs={"model": (19, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (17, 0),
                   "observation": (18, 0)})
     g.add(21, "VAEDecode", (x[5], 545), inputs={"samples": (20, 0), "vae": (4, 0)}, size=(w, 46))
-    g.add(22, "DInGComposite", (x[6], 0), [8], color=DING, size=(w, 102),
+    g.add(22, "DInGComposite", (x[6], 0), [8, "off"], color=DING, size=(w, 122),
           inputs={"original": (10, 0), "generated": (21, 0), "mask": (18, 1)})
-    g.add(23, "CreateVideo", (x[6], 135), [16.0], inputs={"images": (22, 0), "audio": (8, 1)}, size=(w, 80))
-    g.add(24, "SaveVideo", (x[6], 250), ["ding_video", "auto", "auto"], inputs={"video": (23, 0)}, size=(w, 430))
+    g.add(23, "CreateVideo", (x[6], 155), [16.0], inputs={"images": (22, 0), "audio": (8, 1)}, size=(w, 80))
+    g.add(24, "SaveVideo", (x[6], 270), ["ding_video", "auto", "auto"], inputs={"video": (23, 0)}, size=(w, 420))
     g.add(25, "MarkdownNote", (x[0], 0), [
         "## DInG video inpainting, Wan 2.2 A14B\n\n"
         "Wan 2.2 A14B is two models: the **high-noise** expert lays out the picture (steps 0-10), "
@@ -866,7 +867,7 @@ def wan22_a14b_video_inpaint() -> Graph:
         "1. **Load Video (your clip)** and **Load Video (mask)**: same size and length, white "
         "where the picture should change.\n"
         "2. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
-        "The first DInG KSampler stops at step 10 (`end_at_step`) and passes its noisy latent to "
+        "The first DInG Inpaint/Outpaint KSampler stops at step 10 (`end_at_step`) and passes its noisy latent to "
         "the second (`start_at_step` 10, no noise added), which also gets the encoded original "
         "(`observation`). Keep **seed, steps and scheduler the same in both**.\n\n"
         + _files_note([(WAN22_HIGH, "14.3 GB"), (WAN22_LOW, "14.3 GB"), (WAN_TEXT, "6.7 GB"),

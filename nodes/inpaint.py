@@ -1,4 +1,4 @@
-"""DInG Inpaint/Outpaint Encode and DInG Composite: masks in, latents and pixels out."""
+"""DInG Inpaint/Outpaint Encode and DInG Inpaint/Outpaint Composite: masks in, latents and pixels out."""
 from __future__ import annotations
 
 import torch
@@ -6,6 +6,7 @@ import torch
 import comfy.model_management
 from comfy_api.v0_0_2 import io
 
+from ..ding_sampler.color import COLOR_MATCH_MODES
 from ..ding_sampler.masks import (
     batch_masks,
     check_image,
@@ -61,11 +62,13 @@ class DInGInpaintEncode(io.ComfyNode):
             outputs=[
                 io.Latent.Output("latent", display_name="latent",
                                  tooltip="VAE latent of the original with a latent-resolution noise_mask "
-                                         "(1 = repaint) for DInG KSampler / DInG SAMPLER. For a clip: one "
+                                         "(1 = repaint) for DInG Inpaint/Outpaint KSampler or DInG Inpaint/Outpaint "
+                                         "Sampler (SAMPLER). For a clip: one "
                                          "5-D latent; a latent frame is repainted where any frame it covers is."),
                 io.Mask.Output("repaint_mask", display_name="repaint_mask",
                                tooltip="The pixel area that will really be repainted (the latent mask at "
-                                       "pixel size; one per frame for a clip), for DInG Composite."),
+                                       "pixel size; one per frame for a clip), for DInG Inpaint/Outpaint "
+                                       "Composite."),
             ],
         )
 
@@ -119,7 +122,7 @@ class DInGComposite(io.ComfyNode):
     def define_schema(cls):
         return node_schema(
             node_id="DInGComposite",
-            display_name="DInG Inpaint Composite",
+            display_name="DInG Inpaint/Outpaint Composite",
             category="image/inpaint",
             description=("Undo the VAE round trip outside the repainted area: the original pixels are kept "
                          "exactly, the generated ones are used inside the mask, and the seam is blended over "
@@ -129,20 +132,31 @@ class DInGComposite(io.ComfyNode):
                 io.Image.Input("original", tooltip="The original image; it is kept bit for bit outside the "
                                                    "repaint area and its feather band."),
                 io.Image.Input("generated", tooltip="The decoded DInG result (VAE Decode)."),
-                io.Mask.Input("mask", tooltip="Repaint area, 1 = take the generated pixels: use DInG Inpaint "
-                                              "Encode's repaint_mask."),
+                io.Mask.Input("mask", tooltip="Repaint area, 1 = take the generated pixels: use DInG "
+                                              "Inpaint/Outpaint Encode's repaint_mask."),
                 io.Int.Input("feather", default=8, min=0, max=MAX_PIXELS, step=1,
                              tooltip="Width in pixels of the band outside the mask over which the seam is "
                                      "blended."),
+                # optional, so API prompts saved before it existed still validate
+                io.Combo.Input("color_match", options=list(COLOR_MATCH_MODES), default="off", optional=True,
+                               tooltip="off (default): paste the generated pixels as they are. mean-std: "
+                                       "before pasting, shift the generated image's colours (mean and "
+                                       "spread of lightness and hue, CIE Lab, per image or frame) so that "
+                                       "where it should show the kept original, in a ring max(feather, 8) "
+                                       "px wide around the mask, it matches the original: removes a colour "
+                                       "or tone cast at the seam. Pixels beyond the feather band stay the "
+                                       "original's."),
             ],
             outputs=[io.Image.Output(tooltip="The original with the generated pixels inside the mask, blended "
                                              "over the feather band, and unchanged everywhere else.")],
         )
 
     @classmethod
-    def execute(cls, original, generated, mask, feather=8) -> io.NodeOutput:
+    def execute(cls, original, generated, mask, feather=8, color_match="off") -> io.NodeOutput:
         check_image(original, "original")
         check_image(generated, "generated")
         if feather < 0:
             raise ValueError(f"feather must be >= 0, got {feather}")
-        return io.NodeOutput(composite(original, generated.to(original.device), mask, int(feather)))
+        if color_match not in COLOR_MATCH_MODES:
+            raise ValueError(f"color_match must be one of {list(COLOR_MATCH_MODES)}, got {color_match!r}")
+        return io.NodeOutput(composite(original, generated.to(original.device), mask, int(feather), color_match))

@@ -48,7 +48,7 @@ ETA_TOOLTIP = ("Bridge noise schedule between steps. 'ddpm' (default) measured b
                "paper's setting (use it with ding); 'default' injects more noise; 'ddim' is nearly "
                "deterministic and breaks consistency (ablation only).")
 OBSERVATION_TOOLTIP = ("Only for the second part of a split run (e.g. Wan 2.2 A14B: high-noise expert, then "
-                       "low-noise expert): connect DInG Inpaint Encode's LATENT here. That run starts from "
+                       "low-noise expert): connect DInG Inpaint/Outpaint Encode's LATENT here. That run starts from "
                        "the first part's noisy state (DisableNoise / no added noise), and DInG needs the "
                        "original latent of the kept region at every step. Leave it empty for a normal run.")
 PARTICLES_TOOLTIP = ("Experimental, ding1 only; 1 = off. K > 1 runs K samples per image and keeps one, "
@@ -234,10 +234,11 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict],
     if observation is None:
         if continuation:
             raise ValueError(
-                "DInG got no noise (DisableNoise, or a DInG KSampler with start_at_step > 0): this run "
-                "continues an earlier DInG run's noisy state, and its latent_image is that state, not the "
-                "original. Connect DInG Inpaint Encode's LATENT to the 'observation' input of this DInG "
-                "sampler (DInG Sampler or DInG KSampler). For a normal run, add noise (RandomNoise).")
+                "DInG got no noise (DisableNoise, or a DInG Inpaint/Outpaint KSampler with start_at_step > 0): "
+                "this run continues an earlier DInG run's noisy state, and its latent_image is that state, not "
+                "the original. Connect DInG Inpaint/Outpaint Encode's LATENT to the 'observation' input of this "
+                "DInG sampler (DInG Inpaint/Outpaint Sampler or DInG Inpaint/Outpaint KSampler). For a normal "
+                "run, add noise (RandomNoise).")
         observation = latent_image
     else:
         observation = _model_space_observation(model, observation, x)
@@ -267,11 +268,11 @@ def _model_space_observation(model, observation, x: torch.Tensor) -> torch.Tenso
     """The ``observation`` input (latent space) in model space, as ComfyUI prepares a latent_image:
     the model's ``process_latent_in``, skipped for an all-zero latent as ComfyUI skips it."""
     if not isinstance(observation, torch.Tensor) or _is_nested(observation):
-        raise ValueError("observation must be a LATENT with one latent tensor (DInG Inpaint Encode's output)")
+        raise ValueError("observation must be a LATENT with one latent tensor (DInG Inpaint/Outpaint Encode's output)")
     if (observation.ndim != x.ndim or observation.shape[1:] != x.shape[1:]
             or observation.shape[0] not in (1, x.shape[0])):
         raise ValueError(f"observation has shape {tuple(observation.shape)}, but the sampled latent has shape "
-                         f"{tuple(x.shape)}: connect the DInG Inpaint Encode output this run started from")
+                         f"{tuple(x.shape)}: connect the DInG Inpaint/Outpaint Encode output this run started from")
     base_model = model.inner_model.inner_model
     observation = observation.to(device=x.device, dtype=torch.float32)
     if torch.count_nonzero(observation) > 0:
@@ -342,7 +343,7 @@ def _observation_samples(observation, name="observation"):
         return None
     samples = observation.get("samples") if isinstance(observation, dict) else None
     if not isinstance(samples, torch.Tensor):
-        raise ValueError(f"{name} must be a LATENT (DInG Inpaint Encode's output)")
+        raise ValueError(f"{name} must be a LATENT (DInG Inpaint/Outpaint Encode's output)")
     if _is_nested(samples):
         raise ValueError(f"{name} is a nested latent (several latents, e.g. audio + video); "
                          "DInG samples one latent at a time")
@@ -373,7 +374,8 @@ class DInGSampler(io.ComfyNode):
             display_name="DInG Inpaint/Outpaint Sampler (SAMPLER)",
             category="sampling/custom_sampling/samplers",
             description=("DInG zero-shot inpainting sampler. Connect a latent with a noise_mask (from DInG "
-                         "Inpaint Encode) to SamplerCustomAdvanced; works with any guider, scheduler and noise."),
+                         "Inpaint/Outpaint Encode) to SamplerCustomAdvanced; works with any guider, scheduler "
+                         "and noise."),
             search_aliases=["inpaint", "outpaint", "ding", "zero-shot inpainting", "sampler"],
             inputs=[*_ding_inputs(),
                     io.Latent.Input("observation", optional=True, tooltip=OBSERVATION_TOOLTIP)],
@@ -423,20 +425,20 @@ class DInGKSampler(io.ComfyNode):
                 # optional, so API prompts saved before they existed still validate
                 io.Int.Input("start_at_step", default=0, min=0, max=10000, optional=True,
                              tooltip="Split runs (e.g. Wan 2.2 A14B's two experts): the step this sampler "
-                                     "starts at. Above 0 it continues the noisy latent of a DInG KSampler that "
-                                     "stopped there (end_at_step), adds no noise, and needs the original latent "
-                                     "(the first sampler's output carries it, or connect 'observation'). "
-                                     "Use the same seed, steps and scheduler in both."),
+                                     "starts at. Above 0 it continues the noisy latent of a DInG Inpaint/Outpaint "
+                                     "KSampler that stopped there (end_at_step), adds no noise, and needs the "
+                                     "original latent (the first sampler's output carries it, or connect "
+                                     "'observation'). Use the same seed, steps and scheduler in both."),
                 io.Int.Input("end_at_step", default=10000, min=0, max=10000, optional=True,
                              tooltip="Split runs: the step this sampler stops at. Below 'steps' it returns the "
-                                     "noisy latent at that step, for a second DInG KSampler to continue "
-                                     "(start_at_step = this value); do not decode it."),
+                                     "noisy latent at that step, for a second DInG Inpaint/Outpaint KSampler to "
+                                     "continue (start_at_step = this value); do not decode it."),
                 io.Latent.Input("observation", optional=True, tooltip=OBSERVATION_TOOLTIP),
             ],
             outputs=[io.Latent.Output(tooltip="The inpainted latent: new content in the repaint area, the "
                                               "input latent elsewhere. Decode it with VAE Decode. With "
                                               "end_at_step below steps: the noisy latent at that step, for a "
-                                              "DInG KSampler with start_at_step to continue.")],
+                                              "DInG Inpaint/Outpaint KSampler with start_at_step to continue.")],
         )
 
     @classmethod
@@ -452,7 +454,7 @@ class DInGKSampler(io.ComfyNode):
                              f"end_at_step ({end_at_step}): nothing would be sampled")
         if particles > 1 and (start_at_step > 0 or end_at_step < steps):
             raise ValueError("particles > 1 cannot run in segments (start_at_step / end_at_step): set particles "
-                             "to 1 in both DInG KSamplers")
+                             "to 1 in both DInG Inpaint/Outpaint KSamplers")
         if _is_nested(latent_image["samples"]):
             raise ValueError("latent_image is a nested latent (several latents, e.g. audio + video); "
                              "DInG samples one latent at a time")
@@ -473,10 +475,10 @@ class DInGKSampler(io.ComfyNode):
             return io.NodeOutput(out)
         if start_at_step > 0 and obs is None:
             raise ValueError(
-                "start_at_step > 0 continues the noisy latent of a DInG KSampler that stopped at that step "
-                "(end_at_step), and DInG needs the original latent of the kept region: connect the first "
-                "DInG KSampler's output to latent_image (it carries the original), or connect DInG Inpaint "
-                "Encode's LATENT to 'observation'")
+                "start_at_step > 0 continues the noisy latent of a DInG Inpaint/Outpaint KSampler that stopped at "
+                "that step (end_at_step), and DInG needs the original latent of the kept region: connect the "
+                "first DInG Inpaint/Outpaint KSampler's output to latent_image (it carries the original), or "
+                "connect DInG Inpaint/Outpaint Encode's LATENT to 'observation'")
         samples_in = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         ksampler = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler="euler",
                                            scheduler=scheduler, denoise=denoise, model_options=model.model_options)

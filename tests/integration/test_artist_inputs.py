@@ -122,3 +122,38 @@ def test_composite_batch_mismatch_blames_the_mask(ding_nodes, comfy_host):
     image = tiny_models.make_test_image(32, 32, seed=2, batch=2)
     with pytest.raises(ValueError, match="mask has a batch of 3"):
         comfy_host.call_node("DInGComposite", original=image, generated=image, mask=torch.ones(3, 32, 32), feather=0)
+
+
+def _cast_scene():
+    """An original, an 'ideal' result (new content in a rectangle) and the ideal with a warm cast."""
+    original = tiny_models.make_test_image(128, 128, seed=5)
+    mask = tiny_models.make_test_mask(128, 128, kind="rect", x=40, y=36, w=48, h=40)
+    new = tiny_models.make_test_image(128, 128, seed=6) * 0.6 + 0.2
+    ideal = torch.where(mask[..., None] > 0, new, original)
+    cast = (ideal * torch.tensor([1.08, 0.95, 0.90]) + torch.tensor([0.03, -0.02, 0.04])).clamp(0, 1)
+    return original, ideal, cast, mask
+
+
+def test_composite_color_match_removes_a_cast(ding_nodes, comfy_host):
+    """Through the node: the cast's mean colour error over the feather band drops by 80 % or more,
+    an uncast image moves by less than one 8-bit level, and the default (off) is bit-identical to
+    leaving the input out (prompts saved before it existed)."""
+    from ding_sampler.masks import feather_alpha
+    original, ideal, cast, mask = _cast_scene()
+    band = (feather_alpha(mask, 8) > 0) & (mask == 0)
+
+    def comp(generated, **kw):
+        return comfy_host.call_node("DInGComposite", original=original, generated=generated, mask=mask,
+                                    feather=8, **kw)[0]
+
+    def band_error(out):
+        return ((out - original)[band].mean(0) * 255).norm().item()
+
+    before, after = band_error(comp(cast)), band_error(comp(cast, color_match="mean-std"))
+    print(f"band mean colour error {before:.2f} -> {after:.2f} levels")
+    assert before > 5 and after <= 0.2 * before
+    assert (comp(ideal, color_match="mean-std") - comp(ideal)).abs().max() < 1 / 255
+    assert torch.equal(comp(cast, color_match="off"), comp(cast))
+    outside = feather_alpha(mask, 8) == 0
+    assert torch.equal(comp(cast, color_match="mean-std")[outside], original[outside])
+

@@ -57,19 +57,26 @@ def test_nodes_register(ding_nodes, comfy_host):
     for node_id, cls in ding_nodes.items():
         schema = cls.GET_SCHEMA()  # V3 nodes
         assert schema.node_id == node_id and schema.description
-        # the frontends of 0.3.64 and 0.8.0 search node ids and display names only: every node is
-        # found by "inpaint", the three that repaint also by "outpaint"
-        assert "inpaint" in names[node_id].lower()
-        assert ("outpaint" in names[node_id].lower()) == (node_id != "DInGComposite")
+        # the frontends of 0.3.64 and 0.8.0 (1.27, 1.35) search node ids and display names only:
+        # every node is found by "inpaint" and by "outpaint"
+        assert "inpaint" in names[node_id].lower() and "outpaint" in names[node_id].lower()
         for spec in schema.inputs:
             assert spec.tooltip, f"{node_id}.{spec.id} has no tooltip"
         for spec in schema.outputs:
             assert spec.tooltip, f"{node_id} output {spec.id or spec.io_type} has no tooltip"
-    # the help panel asks for /extensions/ding-inpaint/docs/<NodeId>.md: served from web/
+        # what the user reads calls every node by its display name
+        shown = [schema.description] + [s.tooltip for s in schema.inputs] + [s.tooltip for s in schema.outputs]
+        for text in shown:
+            for wrong in ("DInG SAMPLER", "DInG Composite", "DInG Inpaint Encode", "DInG Inpaint Composite",
+                          "DInG KSampler", "DInG Encode"):
+                assert wrong not in text, f"{node_id}: {text!r} says {wrong!r}"
+    # the help panel asks for /extensions/ding-inpaint/docs/<NodeId>/<locale>.md, then
+    # /extensions/ding-inpaint/docs/<NodeId>.md: both are served from web/
     import os
     web = comfy_host.nodes.EXTENSION_WEB_DIRS["ding-inpaint"]
     for node_id in ding_nodes:
         assert os.path.isfile(os.path.join(web, "docs", f"{node_id}.md")), node_id
+        assert os.path.isfile(os.path.join(web, "docs", node_id, "en.md")), node_id
 
 
 @pytest.mark.parametrize("variant,calls", [("ding", 2 * STEPS - 1), ("ding1", STEPS)])
@@ -101,6 +108,20 @@ def test_composite_keeps_unmasked_pixels(ding_nodes, tiny_sd3, run_prompt):
     inside = repaint > 0
     assert torch.allclose(comp[inside], decoded[inside])
     assert not torch.equal(decoded[outside], original[outside])  # the VAE round trip did change them
+
+
+def test_composite_color_match_in_a_graph(ding_nodes, tiny_sd3, run_prompt):
+    """Encode -> KSampler -> VAE Decode -> Composite with color_match mean-std through PromptExecutor:
+    pixels beyond the feather band are the original's; the pasted ones are colour-matched, finite."""
+    prompt = inpaint_prompt(tiny_sd3.ckpt_name, feather=6, variant="ding1")
+    prompt["comp"]["inputs"]["color_match"] = "mean-std"
+    cap = run_prompt(prompt)["captured"]
+    original, comp, decoded, repaint = cap["original"], cap["composite"], cap["decoded"], cap["repaint"]
+    from ding_sampler.masks import feather_alpha
+    outside = feather_alpha(repaint, 6) == 0
+    assert torch.equal(comp[outside], original[outside])
+    inside = repaint > 0
+    assert torch.isfinite(comp).all() and not torch.allclose(comp[inside], decoded[inside])
 
 
 def test_same_seed_same_output(ding_nodes, tiny_sd3, run_prompt):

@@ -323,7 +323,7 @@ def test_two_expert_continuation_without_observation_is_refused(comfy_host, expe
     with pytest.raises(PromptExecutionError, match="observation") as info:
         run_prompt(sampler_route(*experts, observation=False))
     assert info.value.exception_type.endswith("ValueError") and info.value.node_id == "second"
-    assert "DInG Inpaint Encode" in info.value.exception_message
+    assert "DInG Inpaint/Outpaint Encode" in info.value.exception_message
     assert model_calls.count == SPLIT  # the first segment ran, the second made no call
     # a DInG KSampler that starts mid-schedule on a latent that carries no original
     p = ksampler_route(*experts)
