@@ -14,6 +14,12 @@ graph's title (the template browser shows the file name as the template's title)
 * ``<title>.jpg``: the template card's thumbnail (the frontend asks for
   ``<title>.jpg``): the title in large type over a before/after sketch.
 
+Video workflows (a Load Video node makes one) are placed by ``video_layout``: add the nodes with
+``Graph.add`` (positions are replaced; give ``size=`` only to make a node wider or taller than the
+frontend's minimum), then ``video_layout(g, video_columns(...), stretch=(...))``, which sizes the
+columns to the titles, leaves room for our nodes' source badge and saves the largest zoom at which
+the graph shows whole in a 1600x900 browser window (see wan21_video_inpaint).
+
 The JSON files need only the standard library; the thumbnails need Pillow.
 ``tests/test_workflows.py`` checks that the files are what this script writes.
 """

@@ -4,7 +4,9 @@ example_workflows/generate.py is the one source of the workflows and of the node
 (widget order, sockets) they are written with: the files must be exactly what it writes.
 Every UI workflow must parse, use only our nodes and the core nodes of the generator's
 table, have internally consistent links, open at a zoom that fits a 1600x900 window, and
-agree with its API twin in example_workflows/api/. The ComfyUI integration test
+agree with its API twin in example_workflows/api/. Video workflows must also show whole on the
+1600x757 page of both ComfyUI frontends (clear of the minimap), with no node under a DInG node's
+source badge and no title cut short. The ComfyUI integration test
 (tests/integration/test_workflows_comfy.py) checks the generator's tables against a real
 ComfyUI and runs the twins.
 """
