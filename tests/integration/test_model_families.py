@@ -38,7 +38,8 @@ def _spec(name):
                 cond=row.conditioning, tokens=row.tokens, cfg=row.cfg, steps=row.steps,
                 scheduler=row.scheduler, detected=row.detected, sampling=row.sampling,
                 channels=row.channels, flow=row.flow, flux_guidance=row.flux_guidance,
-                v_prediction=row.v_prediction)
+                v_prediction=row.v_prediction, shift=row.shift, shift_node=row.shift_node,
+                image_as_frame=row.image_as_frame)
 
 
 # every image family of the table (video families have their own tests); sd3 runs in test_nodes.py
@@ -53,8 +54,8 @@ def _skip_unless_detected(fam):
 
 
 def family_prompt(fam: str, files, *, variant="ding", seed=3, mask_kind="rect", steps=None) -> dict:
-    """Loader(s) -> [ModelSamplingDiscrete v] -> DInGInpaintEncode -> DInGKSampler -> VAEDecode
-    -> DInGComposite -> SaveImage, with DInGTestCapture on the model, latents and images."""
+    """Loader(s) -> [ModelSamplingDiscrete v | the row's shift node] -> DInGInpaintEncode -> DInGKSampler
+    -> VAEDecode -> DInGComposite -> SaveImage, with DInGTestCapture on the model, latents and images."""
     spec = FAMILY[fam]
     steps = steps or spec["steps"]
     if spec["loader"] == "ckpt":
@@ -68,6 +69,9 @@ def family_prompt(fam: str, files, *, variant="ding", seed=3, mask_kind="rect", 
         p["msd"] = {"class_type": "ModelSamplingDiscrete", "inputs": {
             "model": model, "sampling": "v_prediction", "zsnr": False}}
         model = ["msd", 0]
+    if spec.get("shift_node"):
+        p["shift"] = {"class_type": spec["shift_node"], "inputs": {"model": model, "shift": spec["shift"]}}
+        model = ["shift", 0]
     cond = {"tokens": spec["tokens"], "family": spec["cond"]}
     p["pos"] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 1, **cond}}
     p["neg"] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 2, **cond}}
@@ -174,6 +178,15 @@ def test_ding_inpaints_family(request, comfy_host, ding_nodes, run_prompt, model
     assert isinstance(sampling, getattr(ms, spec["sampling"]))
     assert model.model.latent_format.latent_channels == spec["channels"]
     assert cap["encoded"]["samples"].shape[1] == spec["channels"]
+    if spec["shift"] is not None:  # the family's own shift, or the one its shift node set
+        assert float(sampling.shift) == pytest.approx(spec["shift"])
+    # an image model on a video VAE (Qwen-Image): the image is a one-frame clip, latent and
+    # noise_mask [B, C, 1, h, w] / [B, 1, 1, h, w]; else [B, C, h, w] / [B, 1, h, w]
+    latent_rank = 5 if spec["image_as_frame"] else 4
+    assert cap["encoded"]["samples"].ndim == cap["encoded"]["noise_mask"].ndim == latent_rank
+    assert cap["latent"]["samples"].shape == cap["encoded"]["samples"].shape
+    if spec["image_as_frame"]:
+        assert cap["encoded"]["samples"].shape[2] == 1 and cap["encoded"]["noise_mask"].shape[:3] == (1, 1, 1)
     if spec["flow"]:
         assert float(sampling.sigma_max) == pytest.approx(1.0, abs=1e-3)
     else:
@@ -249,11 +262,12 @@ def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prom
 
     enc = a["captured"]["encoded"]
     nm = enc["noise_mask"]
-    # horizontal 3-px stroke through pixel rows 35-37 (latent row 4), columns 40-88 (latent 5-11)
-    assert nm[0, 0, 4, 6:10].eq(1).all()
-    assert nm[0, 0, 8:].eq(0).all() and nm[0, 0, :2].eq(0).all()
+    # horizontal 3-px stroke through pixel rows 35-37 (latent row 4), columns 40-88 (latent 5-11);
+    # "...": the one-frame time axis of a video-VAE latent (Qwen-Image)
+    assert nm[0, 0, ..., 4, 6:10].eq(1).all()
+    assert nm[0, 0, ..., 8:, :].eq(0).all() and nm[0, 0, ..., :2, :].eq(0).all()
     diff = model_space_diff(a["captured"]["model"], enc, a["captured"]["latent"])
-    assert diff[0, :, 4, 6:10].abs().mean() > 0.1          # the stroke's cells were repainted
+    assert diff[0, :, ..., 4, 6:10].abs().mean() > 0.1     # the stroke's cells were repainted
     kept, _ = kept_and_free(a)
     assert kept.abs().max().item() <= OBS_STD
     assert torch.isfinite(a["captured"]["latent"]["samples"]).all()
