@@ -16,6 +16,7 @@ explicit marks below stay in case that changes.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from pathlib import Path
@@ -276,9 +277,11 @@ def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prom
     assert torch.equal(a["captured"]["composite"], b["captured"]["composite"])
 
 
-# --------------------------------------------------------------------------- shipped Flux workflow
+# --------------------------------------------------------------------------- shipped workflows
 
 FLUX_WORKFLOW = "ding_flux1_dev_inpaint"
+Z_IMAGE_WORKFLOW = "ding_z_image_turbo_inpaint"
+QWEN_IMAGE_WORKFLOW = "ding_qwen_image_inpaint"
 WORKFLOW_STEPS = 3
 
 
@@ -302,19 +305,19 @@ def shipped_workflow_api(key: str) -> dict:
     return _workflow_tables().load_api(key)
 
 
-@pytest.fixture(scope="module")
-def flux_workflow_files(comfy_host, tiny_flux):
-    """The twin's model file names pointing at the tiny Flux files (symlinks, removed afterwards so
-    a later fixture writing placeholders under those names cannot write through them), and its
+@contextlib.contextmanager
+def _linked_workflow_files(comfy_host, key: str, files):
+    """The twin's model file names pointing at a family's tiny files (symlinks, removed afterwards
+    so a later fixture writing placeholders under those names cannot write through them), and its
     input image (same picture and mask as test_workflows_comfy uses)."""
-    api = shipped_workflow_api(FLUX_WORKFLOW)
+    api = shipped_workflow_api(key)
     links = []
     for node in api.values():
         if node["class_type"] == "UNETLoader":
             links.append((comfy_host.models_dir / "diffusion_models" / node["inputs"]["unet_name"],
-                          tiny_flux.paths["unet"]))
+                          files.paths["unet"]))
         elif node["class_type"] == "VAELoader":
-            links.append((comfy_host.models_dir / "vae" / node["inputs"]["vae_name"], tiny_flux.paths["vae"]))
+            links.append((comfy_host.models_dir / "vae" / node["inputs"]["vae_name"], files.paths["vae"]))
     for link, target in links:
         if link.is_symlink() or link.exists():
             link.unlink()
@@ -324,32 +327,56 @@ def flux_workflow_files(comfy_host, tiny_flux):
     for node in api.values():
         if node["class_type"] == "LoadImage":
             comfy_host.write_input_image(node["inputs"]["image"], image, mask)
-    yield {"api": api, "image": image, "mask": mask}
-    for link, _ in links:
-        if link.is_symlink():
-            link.unlink()
+    try:
+        yield {"api": api, "image": image, "mask": mask}
+    finally:
+        for link, _ in links:
+            if link.is_symlink():
+                link.unlink()
 
 
-@pytest.mark.slow
-def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files, run_prompt, model_calls):
-    """The shipped Flux twin as shipped, except: the text encoder nodes replaced by Flux-shaped
-    DInGTestConditioning (its FluxGuidance and ConditioningZeroOut stay), steps cut to 3."""
-    api = flux_workflow_files["api"]
+@pytest.fixture(scope="module")
+def flux_workflow_files(comfy_host, tiny_flux):
+    with _linked_workflow_files(comfy_host, FLUX_WORKFLOW, tiny_flux) as w:
+        yield w
+
+
+@pytest.fixture(scope="module")
+def z_image_workflow_files(comfy_host, tiny_z_image):
+    with _linked_workflow_files(comfy_host, Z_IMAGE_WORKFLOW, tiny_z_image) as w:
+        yield w
+
+
+@pytest.fixture(scope="module")
+def qwen_image_workflow_files(comfy_host, tiny_qwen_image):
+    with _linked_workflow_files(comfy_host, QWEN_IMAGE_WORKFLOW, tiny_qwen_image) as w:
+        yield w
+
+
+def run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow: dict, fam: str, steps=None,
+                         required=()) -> dict:
+    """Run a shipped twin as shipped, except: each CLIPTextEncode replaced by DInGTestConditioning
+    in family `fam`'s text-encoder shapes (the now unused CLIP loader dropped; FluxGuidance,
+    ConditioningZeroOut and shift nodes stay), steps cut to `steps` when given. Checks what every
+    such run must show and returns (prompt, result, ids {class_type: node id})."""
+    api = workflow["api"]
+    spec = FAMILY[fam]
     prompt = copy.deepcopy(api)
     for node_id, node in sorted(prompt.items()):
         if node["class_type"] == "CLIPTextEncode":
             prompt[node_id] = {"class_type": "DInGTestConditioning", "inputs": {
-                "seed": 100 + int(node_id), "tokens": tiny_families.FLUX_TOKENS, "family": "flux"}}
+                "seed": 100 + int(node_id), "tokens": spec["tokens"], "family": spec["cond"]}}
     used = {v[0] for node in prompt.values() for v in node["inputs"].values() if isinstance(v, list)}
     for node_id in [i for i, n in prompt.items() if n["class_type"] in ("DualCLIPLoader", "CLIPLoader")]:
         assert node_id not in used
         del prompt[node_id]
     ids = {n["class_type"]: i for i, n in prompt.items()}
-    for t in ("UNETLoader", "VAELoader", "FluxGuidance", "DInGInpaintEncode", "DInGKSampler", "VAEDecode",
-              "DInGComposite", "SaveImage", "LoadImage"):
-        assert t in ids, f"shipped Flux workflow has no {t}"
+    for t in ("UNETLoader", "VAELoader", "DInGInpaintEncode", "DInGKSampler", "VAEDecode",
+              "DInGComposite", "SaveImage", "LoadImage") + tuple(required):
+        assert t in ids, f"shipped workflow {fam} has no {t}"
     sampler = prompt[ids["DInGKSampler"]]["inputs"]
-    sampler["steps"] = WORKFLOW_STEPS
+    if steps is not None:
+        sampler["steps"] = steps
     enc, comp, load = ids["DInGInpaintEncode"], ids["DInGComposite"], ids["LoadImage"]
     prompt.update({
         "cap_model": {"class_type": "DInGTestCapture", "inputs": {"value": sampler["model"], "key": "model"}},
@@ -361,16 +388,17 @@ def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files,
         "cap_pos": {"class_type": "DInGTestCapture", "inputs": {"value": sampler["positive"], "key": "positive"}},
     })
     result = run_prompt(prompt)
-    comfy_host.timings["flux shipped workflow: graph s"] = result["wall_s"]
+    comfy_host.timings[f"{fam} shipped workflow: graph s"] = result["wall_s"]
     cap = result["captured"]
-    assert type(cap["model"].model.model_config).__name__ == "Flux"
-    assert cap["positive"][0][1]["guidance"] == api[ids["FluxGuidance"]]["inputs"]["guidance"]
-    expected = 2 * WORKFLOW_STEPS - 1 if sampler["variant"] == "ding" else WORKFLOW_STEPS
+    assert type(cap["model"].model.model_config).__name__ == spec["detected"]
+    n = sampler["steps"]
+    expected = 2 * n - 1 if sampler["variant"] == "ding" else n
     assert model_calls.count == expected
     assert set(model_calls.batch_sizes) == {1 if sampler["cfg"] == 1.0 else 2}
     kept, free = kept_and_free(result)
     assert kept.abs().max().item() <= OBS_STD and free.abs().mean().item() > 0.1
     assert torch.isfinite(cap["latent"]["samples"]).all() and torch.isfinite(cap["composite"]).all()
+    assert cap["composite"].shape == cap["original"].shape
     # pixels farther than `feather` px from the repaint area are the original, bit for bit
     feather = prompt[comp]["inputs"]["feather"]
     near = torch.nn.functional.max_pool2d((cap["repaint"] > 0).float()[:, None], 2 * feather + 1, stride=1,
@@ -378,3 +406,53 @@ def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files,
     assert (~near).sum() > 0.1 * near.numel()
     assert torch.equal(cap["composite"][~near], cap["original"][~near])
     assert len(comfy_host.output_files(result, ids["SaveImage"])) == 1
+    return prompt, result, ids
+
+
+@pytest.mark.slow
+def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files, run_prompt, model_calls):
+    """The shipped Flux twin as shipped, except: the text encoder nodes replaced by Flux-shaped
+    DInGTestConditioning (its FluxGuidance and ConditioningZeroOut stay), steps cut to 3."""
+    api = flux_workflow_files["api"]
+    _, result, ids = run_shipped_workflow(comfy_host, run_prompt, model_calls, flux_workflow_files, "flux",
+                                          steps=WORKFLOW_STEPS, required=("FluxGuidance",))
+    assert result["captured"]["positive"][0][1]["guidance"] == api[ids["FluxGuidance"]]["inputs"]["guidance"]
+
+
+def _shift_node_checks(result, api, ids):
+    """The sampler's model is the shift node's: it samples at the workflow's shift."""
+    sampling = result["captured"]["model"].get_model_object("model_sampling")
+    assert float(sampling.shift) == pytest.approx(api[ids["ModelSamplingAuraFlow"]]["inputs"]["shift"])
+    assert api[ids["DInGKSampler"]]["inputs"]["model"] == [ids["ModelSamplingAuraFlow"], 0]
+
+
+@pytest.mark.slow
+def test_z_image_shipped_workflow_runs(request, comfy_host, ding_nodes, run_prompt, model_calls):
+    """The shipped Z-Image Turbo twin with the tiny Z-Image, as shipped (all its steps, cfg 1 with
+    the ConditioningZeroOut negative, ModelSamplingAuraFlow) except the Qwen3-4B text encoder,
+    replaced by Z-Image-shaped DInGTestConditioning."""
+    _skip_unless_detected("z_image")
+    workflow = request.getfixturevalue("z_image_workflow_files")
+    api = workflow["api"]
+    _, result, ids = run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow, "z_image",
+                                          required=("ModelSamplingAuraFlow", "ConditioningZeroOut"))
+    sampler = api[ids["DInGKSampler"]]["inputs"]
+    assert sampler["cfg"] == 1.0 and set(model_calls.batch_sizes) == {1}  # Turbo: no guidance
+    _shift_node_checks(result, api, ids)
+
+
+@pytest.mark.slow
+def test_qwen_image_shipped_workflow_runs(request, comfy_host, ding_nodes, run_prompt, model_calls):
+    """The shipped Qwen-Image twin with the tiny Qwen-Image and the tiny Wan 2.1 VAE (the picture
+    a one-frame clip), as shipped (cfg > 1 with the negative, ModelSamplingAuraFlow) except the
+    Qwen2.5-VL text encoder, replaced by Qwen-Image-shaped DInGTestConditioning, and steps cut to 3."""
+    _skip_unless_detected("qwen_image")
+    workflow = request.getfixturevalue("qwen_image_workflow_files")
+    api = workflow["api"]
+    _, result, ids = run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow, "qwen_image",
+                                          steps=WORKFLOW_STEPS, required=("ModelSamplingAuraFlow",))
+    assert api[ids["DInGKSampler"]]["inputs"]["cfg"] > 1
+    assert set(model_calls.batch_sizes) == {2}
+    enc = result["captured"]["encoded"]
+    assert enc["samples"].ndim == enc["noise_mask"].ndim == 5 and enc["samples"].shape[2] == 1
+    _shift_node_checks(result, api, ids)
