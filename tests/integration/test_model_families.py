@@ -48,6 +48,18 @@ FAMILY = {name: _spec(name) for name, row in families.FAMILIES.items() if row.ti
 FAMILY_PARAMS = list(FAMILY)
 
 
+@pytest.fixture(autouse=True)
+def one_model_at_a_time(comfy_host):
+    """Unload every model after each test: Z-Image (0.9 B parameters at width 3840) and the other
+    ~0.5 B families would otherwise stay in ComfyUI's loaded-model list side by side."""
+    yield
+    import gc
+    import comfy.model_management as mm
+    mm.unload_all_models()
+    gc.collect()
+    mm.soft_empty_cache()
+
+
 def _skip_unless_detected(fam):
     reason = families.missing_reason(families.family(fam))
     if reason:
