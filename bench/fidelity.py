@@ -9,6 +9,7 @@ and exact posterior samples. Run from the repository root::
     python -m bench.fidelity --quick    # smaller run
     python -m bench.fidelity --particles    # particles at equal calls per output (SW1, component TV)
     python -m bench.fidelity --final-sigma  # where taking the clean estimate at sigma 0.05 helps
+    python -m bench.fidelity --shift 9.7    # any of these on another grid (default SD3's shift 3)
 
 Setup per (prior, d, obs_std), all seeds fixed:
 
@@ -123,14 +124,14 @@ def observed_rmse(samples: torch.Tensor, y: torch.Tensor, keep: torch.Tensor) ->
 
 def run_method(method: str, problem: Problem, steps: int,
                dtype: torch.dtype = torch.float32,
-               rows: Optional[int] = None) -> Tuple[torch.Tensor, int, float, float]:
+               rows: Optional[int] = None, shift: float = 3.0) -> Tuple[torch.Tensor, int, float, float]:
     """Sample with one method; returns (samples, denoiser calls, CPU s, wall s).
 
     ``rows`` overrides N (used for warm-up runs).
     """
     n, d = (problem.n if rows is None else rows), problem.dim
     denoiser = CountingDenoiser(problem.prior.denoiser("flow"))
-    sigmas = flow_sigmas(steps)
+    sigmas = flow_sigmas(steps, shift)
     noise = torch.randn(n, d, generator=torch.Generator().manual_seed(INIT_NOISE_SEED + steps),
                         dtype=dtype)
     y = problem.y.to(dtype).expand(n, d)
@@ -150,7 +151,7 @@ def run_method(method: str, problem: Problem, steps: int,
 
 
 def evaluate(problem: Problem, steps_list: Sequence[int], methods: Sequence[str],
-             dtype: torch.dtype, cache: Dict[tuple, tuple]) -> List[Row]:
+             dtype: torch.dtype, cache: Dict[tuple, tuple], shift: float = 3.0) -> List[Row]:
     """All rows of one (prior, d, obs_std) block, floor row first.
 
     ``cache`` holds unconditional runs, which do not depend on y or obs_std (their
@@ -158,7 +159,7 @@ def evaluate(problem: Problem, steps_list: Sequence[int], methods: Sequence[str]
     once on a few rows first so one-off start-up costs stay out of the timings.
     """
     for method in methods:
-        run_method(method, problem, 2, dtype, rows=16)
+        run_method(method, problem, 2, dtype, rows=16, shift=shift)
 
     def score(samples):
         sw = sliced_wasserstein(samples, problem.reference, SW_PROJECTIONS, SW_SEED)
@@ -174,7 +175,7 @@ def evaluate(problem: Problem, steps_list: Sequence[int], methods: Sequence[str]
             if method == "unconditional" and key in cache:
                 x, calls, cpu, wall = cache[key]
             else:
-                x, calls, cpu, wall = run_method(method, problem, steps, dtype)
+                x, calls, cpu, wall = run_method(method, problem, steps, dtype, shift=shift)
                 if method == "unconditional":
                     cache[key] = (x, calls, cpu, wall)
             if not torch.isfinite(x).all():
@@ -234,8 +235,10 @@ def _fast_flow_denoiser(prior):
     return Float32Mixture(prior)
 
 
-def particles_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS, regenerate: float = 0.5) -> list:
-    """Particles against single-chain samplers at <= 60 calls per output image."""
+def particles_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS, regenerate: float = 0.5,
+                     shift: Optional[float] = None) -> list:
+    """Particles against single-chain samplers at <= 60 calls per output image; ``shift``
+    replaces every row's own grid shift when given."""
     from ding_sampler.analytic import InpaintingProblem
     print(f"## Particles at equal calls per output image: 25-component mixture, d = 64, "
           f"{regenerate:g} of the coordinates regenerated, obs_std 0.01, N = {n}, problem seeds "
@@ -248,14 +251,16 @@ def particles_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS, regenerate: 
     problems = [InpaintingProblem(s, dim=64, components=25, regenerate=regenerate) for s in seeds]
     refs = [p.exact(n) for p in problems]
     floor = [p.score(p.exact(n, 1), r) for p, r in zip(problems, refs)]
-    for label, opts, steps, shift in PARTICLE_CONFIGS:
+    for label, opts, steps, row_shift in PARTICLE_CONFIGS:
+        if shift is not None:
+            label, row_shift = f"{label} (run at shift {shift:g})", shift
         k = opts.get("particles", 1)
         calls = k * (2 * steps - 1 if opts["variant"] == "ding" else steps)
         scores = []
         for p, ref in zip(problems, refs):
             g = torch.Generator().manual_seed(SAMPLER_SEED)
             noise = torch.randn(n, 64, generator=g)
-            out = ding_sample(_fast_flow_denoiser(p.prior), noise, flow_sigmas(steps, shift),
+            out = ding_sample(_fast_flow_denoiser(p.prior), noise, flow_sigmas(steps, row_shift),
                               p.y[None].float(), p.keep[None].float(), generator=g, **opts)
             scores.append(p.score(out, ref))
         m_sw = sum(v[0] for v in scores) / len(scores)
@@ -271,11 +276,12 @@ def particles_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS, regenerate: 
 FINAL_SIGMAS = (None, 0.1, 0.05, 0.02)
 
 
-def final_sigma_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS) -> list:
+def final_sigma_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS, shift: float = 3.0,
+                       steps_list: Sequence[int] = (6, 10, 15, 20)) -> list:
     """SW1 with the clean estimate at the grid's last positive sigma or at 0.1 / 0.05 / 0.02."""
     from ding_sampler.analytic import InpaintingProblem
     print(f"## final_sigma: SW1 (mean over problem seeds {list(seeds)}, N = {n}), 25-component mixture, "
-          f"d = 64, flow_sigmas(steps) (shift 3)\n")
+          f"d = 64, flow_sigmas(steps, {shift:g}) (shift {shift:g})\n")
     print("| regenerated | sampler | steps | calls | grid's last sigma | " +
           " | ".join(f"final {fs}" for fs in FINAL_SIGMAS[1:]) + " |")
     print("|---:|---|---:|---:|---:|" + "---:|" * (len(FINAL_SIGMAS) - 1))
@@ -284,14 +290,14 @@ def final_sigma_report(n: int, seeds: Sequence[int] = PARTICLE_SEEDS) -> list:
         problems = [InpaintingProblem(s, dim=64, components=25, regenerate=regen) for s in seeds]
         refs = [p.exact(n) for p in problems]
         for variant, eta in (("ding1", "ddpm"), ("ding", "square")):
-            for steps in (6, 10, 15, 20):
+            for steps in steps_list:
                 means = []
                 for fs in FINAL_SIGMAS:
                     vals = []
                     for p, ref in zip(problems, refs):
                         g = torch.Generator().manual_seed(SAMPLER_SEED)
                         out = ding_sample(_fast_flow_denoiser(p.prior), torch.randn(n, 64, generator=g),
-                                          flow_sigmas(steps), p.y[None].float(), p.keep[None].float(),
+                                          flow_sigmas(steps, shift), p.y[None].float(), p.keep[None].float(),
                                           variant=variant, eta=eta, final_sigma=fs, generator=g)
                         vals.append(p.score(out, ref)[0])
                     means.append(sum(vals) / len(vals))
@@ -314,6 +320,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="only the particles-at-equal-calls table (d = 64 mixture, seeds 1 2 3)")
     p.add_argument("--final-sigma", action="store_true",
                    help="only the final_sigma table (d = 64 mixture, seeds 1 2 3)")
+    p.add_argument("--shift", type=float, default=None,
+                   help="grid shift of flow_sigmas (SD3-style; default 3 = SD3 / SD3.5 / Z-Image, about "
+                        "9.7 = Flux.2 at 1024x1024); with --particles it replaces every row's own shift")
+    p.add_argument("--steps", type=int, nargs="+", default=None,
+                   help="step counts of the main table and of --final-sigma (default 10 20 50, --quick "
+                        "10 20, --final-sigma 6 10 15 20); e.g. 2 3 4 6 for few-step budgets")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="sampler state dtype (the exact denoiser computes in float64)")
     return p.parse_args(argv)
@@ -324,23 +336,29 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Row]:
     n = args.samples if args.samples is not None else (500 if args.quick else 2000)
     if n < 2:
         raise SystemExit("--samples must be at least 2")
+    if args.shift is not None and args.shift <= 0:
+        raise SystemExit(f"--shift must be > 0, got {args.shift}")
+    shift = 3.0 if args.shift is None else args.shift
+    if args.steps is not None and min(args.steps) < 1:
+        raise SystemExit(f"--steps must be at least 1, got {args.steps}")
     if args.particles or args.final_sigma:
         t0 = time.perf_counter()
         out = []
         if args.particles:
-            out += particles_report(n)
+            out += particles_report(n, shift=args.shift)
         if args.final_sigma:
-            out += final_sigma_report(n)
+            out += final_sigma_report(n, shift=shift,
+                                      steps_list=tuple(args.steps) if args.steps else (6, 10, 15, 20))
         print(f"\ntotal time {time.perf_counter() - t0:.1f} s")
         return out
     n_by_dim = {d: n for d in DIMS}
     if args.samples_d64 is not None:
         n_by_dim[64] = args.samples_d64
-    steps_list = (10, 20) if args.quick else STEPS
+    steps_list = tuple(args.steps) if args.steps else ((10, 20) if args.quick else STEPS)
     dtype = getattr(torch, args.dtype)
-    summary_steps = 20 if 20 in steps_list else max(s for s in steps_list if s <= 20)
+    summary_steps = min(steps_list, key=lambda s: (abs(s - 20), s))
 
-    print(f"# DInG fidelity vs exact posteriors (flow_sigmas(steps), shift 3; eta 'square'; "
+    print(f"# DInG fidelity vs exact posteriors (flow_sigmas(steps, {shift:g}), shift {shift:g}; eta 'square'; "
           f"keep = first half of coordinates; {args.dtype} state; torch threads "
           f"{torch.get_num_threads()})")
     print("samples per posterior N: " + ", ".join(f"d={d}: {n_by_dim[d]}" for d in DIMS))
@@ -354,7 +372,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Row]:
         for dim in DIMS:
             for obs_std in OBS_STDS:
                 problem = make_problem(prior_name, dim, obs_std, n_by_dim[dim])
-                block = evaluate(problem, steps_list, METHODS, dtype, cache)
+                block = evaluate(problem, steps_list, METHODS, dtype, cache, shift=shift)
                 rows.extend(block)
                 summaries.append(summary_line(block, summary_steps))
     print(format_table(rows))

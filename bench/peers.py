@@ -28,7 +28,22 @@ adds the 300-call points of the main samplers to the default run and redraws::
     python -m bench.peers --from-log bench/results/peers_064.txt bench/results/peers_064_300calls.txt \\
         --plot bench/results/peers.png
 
-The plot needs matplotlib (ComfyUI's venv here has it).
+The plot needs matplotlib; without it the tables are printed and the plot is skipped
+with a message.
+
+``--shift`` / ``--scheduler`` put the model on another grid (ComfyUI's ModelSamplingSD3 node
+with that shift, then that ComfyUI scheduler for every sampler, LanPaint included).
+``--few-step`` measures the distilled models' budgets (4, 6, 8 and 12 model calls per
+image) on each distilled family's grid (``FEW_STEP_GRIDS``): every DInG variant and eta,
+``final_sigma``, ``obs_std``, particles where they fit, ComfyUI's samplers with a noise
+mask and LanPaint (at the steps that fit and at its own default of 30 steps)::
+
+    LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI \\
+        /path/to/venv/bin/python -m bench.peers --few-step --log bench/results/peers_064_fewstep.txt
+
+(N = 2000 and seeds 1-3 by default: 12 minutes on 2 shared cores; ``--samples 1000`` halves it.)
+The log ends with one table per grid, the same with the seed-to-seed standard deviation, and per
+budget the best DInG setting with the number of seeds on which it beats each peer.
 """
 from __future__ import annotations
 
@@ -69,6 +84,78 @@ ETAS = ("square", "default", "ddpm", "ddim")
 COMFY_SAMPLERS = ("euler", "euler_ancestral", "dpmpp_2m")
 LATENT = (16, 2, 2)
 SCHEDULER = "simple"
+SHIFT = 3.0
+
+# --few-step: model calls per image, and the distilled families' grids as (key, shift, scheduler,
+# families). Shifts are SD3-style (ModelSamplingSD3: sigma = s t / (1 + (s - 1) t)).
+FEW_BUDGETS = (4, 6, 8, 12)
+FEW_STEP_GRIDS = (
+    # SD3.5 Large Turbo: SD3 sampling, shift 3. Z-Image Turbo: ModelSamplingAuraFlow 3 (the same
+    # formula, multiplier 1) with the 'simple' scheduler in ComfyUI's template. ('sgm_uniform', the
+    # scheduler of ComfyUI's SD3.5 template, gives sigmas within 0.005 of 'simple' at shift 3 and
+    # 4-12 steps in ComfyUI 0.3.64.)
+    ("shift 3", 3.0, "simple", "SD3.5 Large Turbo, Z-Image Turbo"),
+    # Flux.2 (Klein): ComfyUI's Flux2 sampling is ModelSamplingFlux whose 'shift' 2.02 is mu, i.e. an
+    # SD3-style shift exp(2.02) = 7.54 under KSampler's schedulers; the Flux2Scheduler node of the
+    # Flux.2 templates takes mu from the resolution and steps: exp(mu) = 9.9 / 9.8 / 9.7 / 9.4 at
+    # 1024x1024 and 4 / 6 / 8 / 12 steps. One fixed shift 9.7 with 'simple' approximates it.
+    ("shift 9.7", 9.7, "simple", "Flux.2 Klein (Flux2Scheduler, 1024x1024, approximated)"),
+)
+FEW_DING_STEPS = (2, 3, 4, 6)  # 3, 5, 7, 11 calls
+FEW_ONE_STEPS = FEW_BUDGETS  # ding1 and ComfyUI's samplers: one call a step
+FEW_FINAL_SIGMA = 0.05
+LANPAINT_DEFAULT_STEPS = 30  # LanPaint_KSampler's default
+
+
+def few_step_methods(lanpaint: bool) -> List[tuple]:
+    """The --few-step plan: (label, kind, options, step counts); every run fits in 12 calls per
+    image except LanPaint at its default."""
+    out = []
+    for eta in ETAS:
+        out.append((f"ding1/{eta}", "ding", dict(variant="ding1", eta=eta), FEW_ONE_STEPS))
+        out.append((f"ding/{eta}", "ding", dict(variant="ding", eta=eta), FEW_DING_STEPS))
+    # final_sigma, obs_std and particles on the default ding1/ddpm and the paper's ding/square (a
+    # first pass with seed 1 at shift 3 also ran final_sigma with ding1/square, ding1/default and
+    # ding/ddpm, obs_std 0 and K = 4 particles: each within 0.005 of, or worse than, these rows)
+    fs = FEW_FINAL_SIGMA
+    out.append((f"ding1/ddpm final {fs:g}", "ding", dict(variant="ding1", eta="ddpm", final_sigma=fs),
+                FEW_ONE_STEPS))
+    out.append((f"ding/square final {fs:g}", "ding", dict(variant="ding", eta="square", final_sigma=fs),
+                FEW_DING_STEPS))
+    out.append(("ding1/ddpm obs_std 0.1", "ding", dict(variant="ding1", eta="ddpm", obs_std=0.1), FEW_ONE_STEPS))
+    # particles: K latents a step, K x steps calls per output image
+    out.append(("ding1/ddpm K=2", "ding", dict(variant="ding1", eta="ddpm", particles=2), (2, 3, 4, 6)))
+    for name in COMFY_SAMPLERS + ("res_multistep",):
+        out.append((f"comfy {name}", "comfy", dict(sampler_name=name), FEW_ONE_STEPS))
+    if lanpaint:
+        # LanPaint: 1 call for its first step, then about 6 a step at its 5 Langevin steps (1 / 2 /
+        # 3 steps = 1 / 7 / 13 calls): 1-2 steps fit in 12 calls; with 1 Langevin step 2 calls a step.
+        out.append(("LanPaint", "lanpaint", {}, (1, 2, LANPAINT_DEFAULT_STEPS)))
+        out.append(("LanPaint 1 Langevin step", "lanpaint", dict(LanPaint_NumSteps=1), (2, 3, 4, 6)))
+    return out
+
+
+def with_final_sigma(sigmas: torch.Tensor, final_sigma: Optional[float]) -> torch.Tensor:
+    """The grid with its last positive level lowered to ``final_sigma`` (what ``ding_sample``'s
+    ``final_sigma`` does; same number of calls). Unchanged when None, when the grid does not end
+    at 0, has fewer than 3 levels, or its last positive level is already <= final_sigma."""
+    if final_sigma is None:
+        return sigmas
+    if final_sigma <= 0:
+        raise ValueError(f"final_sigma must be > 0, got {final_sigma!r}")
+    if len(sigmas) < 3 or float(sigmas[-1]) != 0.0 or float(sigmas[-2]) <= final_sigma:
+        return sigmas
+    out = sigmas.clone()
+    out[-2] = final_sigma
+    return out
+
+
+def grid_of(label: str) -> tuple:
+    """'shift 3 | ding1/ddpm' -> ('shift 3', 'ding1/ddpm'); a label without a grid -> ('', label)."""
+    if " | " in label:
+        grid, name = label.split(" | ", 1)
+        return grid, name
+    return "", label
 
 
 def keep_vector() -> torch.Tensor:
@@ -132,29 +219,32 @@ def conditioning():
     return [[torch.zeros(1, 1, 4096), {"pooled_output": torch.zeros(1, 2048)}]]
 
 
-def run_ding(h, em: ExactModel, latent, mask, noise, seed, steps, variant, eta, obs_std=0.01):
+def run_ding(h, em: ExactModel, latent, mask, noise, seed, steps, variant, eta, obs_std=0.01,
+             final_sigma=None, particles=1, scheduler=SCHEDULER):
     import comfy.sample
-    (sampler,) = h.call_node("DInGSampler", variant=variant, obs_std=obs_std, eta=eta)
-    (sigmas,) = h.call_node("BasicScheduler", model=em.patcher, scheduler=SCHEDULER, steps=steps, denoise=1.0)
+    (sampler,) = h.call_node("DInGSampler", variant=variant, obs_std=obs_std, eta=eta, particles=particles)
+    (sigmas,) = h.call_node("BasicScheduler", model=em.patcher, scheduler=scheduler, steps=steps, denoise=1.0)
+    sigmas = with_final_sigma(sigmas, final_sigma)
     with torch.inference_mode():
         return comfy.sample.sample_custom(em.patcher, noise, 1.0, sampler, sigmas, conditioning(), conditioning(),
                                           latent, noise_mask=mask, seed=seed, disable_pbar=True)
 
 
-def run_comfy(h, em: ExactModel, latent, mask, noise, seed, steps, sampler_name):
+def run_comfy(h, em: ExactModel, latent, mask, noise, seed, steps, sampler_name, scheduler=SCHEDULER):
     import comfy.sample
     with torch.inference_mode():
-        return comfy.sample.sample(em.patcher, noise, steps, 1.0, sampler_name, SCHEDULER, conditioning(),
+        return comfy.sample.sample(em.patcher, noise, steps, 1.0, sampler_name, scheduler, conditioning(),
                                    conditioning(), latent, denoise=1.0, noise_mask=mask, seed=seed,
                                    disable_pbar=True)
 
 
-def run_lanpaint(h, em: ExactModel, latent, mask, noise, seed, steps):
-    # LanPaint draws its own initial noise from the seed (like KSampler).
+def run_lanpaint(h, em: ExactModel, latent, mask, noise, seed, steps, scheduler=SCHEDULER, **options):
+    # LanPaint draws its own initial noise from the seed (like KSampler); options are its own
+    # inputs (e.g. LanPaint_NumSteps), left at its defaults when absent.
     (out,) = h.call_node("LanPaint_KSampler", model=em.patcher, seed=seed, steps=steps, cfg=1.0,
-                         sampler_name="euler", scheduler=SCHEDULER, positive=conditioning(),
+                         sampler_name="euler", scheduler=scheduler, positive=conditioning(),
                          negative=conditioning(), latent_image={"samples": latent, "noise_mask": mask},
-                         denoise=1.0)
+                         denoise=1.0, **options)
     return out["samples"]
 
 
@@ -212,8 +302,78 @@ def format_table(results: Dict[str, List[tuple]], budgets=BUDGETS) -> str:
     return "\n".join(lines)
 
 
-def plot(results: Dict[str, List[tuple]], floor: float, path: Path):
-    import matplotlib
+def seed_spread(raw: Dict[str, Dict[int, list]]) -> Dict[str, Dict[int, float]]:
+    """label -> steps -> standard deviation of SW1 over seeds (0 with one seed)."""
+    out: Dict[str, Dict[int, float]] = {}
+    for label, by_steps in raw.items():
+        for steps, vals in by_steps.items():
+            sw = torch.tensor([v[0] for v in vals], dtype=torch.float64)
+            out.setdefault(label, {})[steps] = float(sw.std()) if len(vals) > 1 else 0.0
+    return out
+
+
+def few_step_report(raw: Dict[str, Dict[int, list]], floor: float, budgets=FEW_BUDGETS) -> str:
+    """Per grid: the budget table (mean SW1 over seeds), the same with the seed spread, the best
+    DInG setting at each budget and how many seeds it beats each peer on."""
+    results, spread = summarize(raw), seed_spread(raw)
+    grids: Dict[str, Dict[str, List[tuple]]] = {}
+    for label, pts in results.items():
+        grid, name = grid_of(label)
+        grids.setdefault(grid, {})[name] = pts
+    lines = []
+    for grid, res in grids.items():
+        info = [g for g in FEW_STEP_GRIDS if g[0] == grid]
+        lines.append(f"\n### {grid}" + (f" ({info[0][3]}; scheduler {info[0][2]})" if info else "") + "\n")
+        lines.append(format_table(res, budgets))
+        lines.append("\nmean SW1 +- standard deviation over seeds (calls):\n")
+        head = "| sampler | " + " | ".join(f"<= {b} calls" for b in budgets) + " |"
+        lines += [head, "|---|" + "---:|" * len(budgets)]
+        for name, pts in res.items():
+            cells = []
+            for b in budgets:
+                best = best_within(pts, b)
+                cells.append("-" if best is None else
+                             f"{best[0]:.3f} +-{spread[f'{grid} | {name}' if grid else name][best[2]]:.3f} "
+                             f"({best[1]:.0f})")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+        for b in budgets:
+            ding = {n: best_within(p, b) for n, p in res.items() if n.startswith("ding")}
+            ding = {n: v for n, v in ding.items() if v is not None}
+            if not ding:
+                continue
+            win = min(ding, key=lambda n: ding[n][0])
+            wl = f"{grid} | {win}" if grid else win
+            mine = {seed_sw[3]: seed_sw[0] for seed_sw in raw_by_seed(raw, wl, ding[win][2])}
+            peers_txt = []
+            for n, p in res.items():
+                if n.startswith("ding"):
+                    continue
+                pb = best_within(p, b)
+                if pb is None:
+                    peers_txt.append(f"{n}: no run within {b} calls")
+                    continue
+                theirs = {v[3]: v[0] for v in raw_by_seed(raw, f"{grid} | {n}" if grid else n, pb[2])}
+                wins = sum(mine[k] < theirs[k] for k in mine if k in theirs)
+                peers_txt.append(f"{n} {pb[0]:.3f} (beaten on {wins} of {len(mine)} seeds)")
+            lines.append(f"- <= {b} calls: best DInG setting {win} ({ding[win][2]} steps, {ding[win][1]:.0f} "
+                         f"calls) SW1 {ding[win][0]:.3f}; " + "; ".join(peers_txt))
+    lines.append(f"\nexact vs exact floor SW1 {floor:.4f}")
+    return "\n".join(lines)
+
+
+def raw_by_seed(raw: Dict[str, Dict[int, list]], label: str, steps: int) -> list:
+    """[(sw, tv, calls, i)] of one label and step count, i = position in the seed order (every
+    label runs the same seeds in the same order)."""
+    return [(*v, i) for i, v in enumerate(raw.get(label, {}).get(steps, []))]
+
+
+def plot(results: Dict[str, List[tuple]], floor: float, path: Path) -> Optional[str]:
+    """Write the SW1-vs-calls plot; without matplotlib write nothing and return why."""
+    try:
+        import matplotlib
+    except ImportError:
+        return f"plot skipped: matplotlib is not installed in this Python ({sys.executable}); {path} not written"
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
@@ -234,6 +394,7 @@ def plot(results: Dict[str, List[tuple]], floor: float, path: Path):
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
+    return None
 
 
 def parse_args(argv=None):
@@ -254,7 +415,23 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, nargs="+", default=None,
                    help="run these step counts instead of the plan's (e.g. with --only, to add points)")
     p.add_argument("--no-lanpaint", action="store_true", help="skip LanPaint even if LANPAINT_PATH is set")
-    return p.parse_args(argv)
+    p.add_argument("--shift", type=float, default=SHIFT,
+                   help="SD3-style grid shift (ComfyUI's ModelSamplingSD3 on the model; default 3)")
+    p.add_argument("--scheduler", default=SCHEDULER, help="ComfyUI scheduler for every sampler (default simple)")
+    p.add_argument("--budgets", type=int, nargs="+", default=None,
+                   help="call budgets of the best-within table (default 40 60 150 300; --few-step 4 6 8 12)")
+    p.add_argument("--few-step", action="store_true",
+                   help="the distilled models' budgets: 4 / 6 / 8 / 12 calls per image on every grid of "
+                        "FEW_STEP_GRIDS (--shift / --scheduler ignored), every DInG setting that fits, "
+                        "ComfyUI's samplers and LanPaint")
+    args = p.parse_args(argv)
+    if args.shift <= 0:
+        raise SystemExit(f"--shift must be > 0, got {args.shift}")
+    if args.samples < 2:
+        raise SystemExit(f"--samples must be at least 2, got {args.samples}")
+    if args.budgets is not None and min(args.budgets) < 1:
+        raise SystemExit(f"--budgets must be at least 1, got {args.budgets}")
+    return args
 
 
 RUN_LINE = re.compile(r"^seed (\d+) (.+?)\s+steps\s+(\d+) calls\s+([\d.]+) SW1 ([\d.]+) TV ([\d.]+)")
@@ -295,10 +472,12 @@ def main(argv=None):
                 for steps, vals in by_steps.items():
                     raw.setdefault(label, {}).setdefault(steps, []).extend(vals)
         results = summarize(raw)
-        print(format_table(results))
+        if any(grid_of(label)[0] for label in results):
+            print(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
+        else:
+            print(format_table(results, tuple(args.budgets or BUDGETS)))
         if args.plot is not None:
-            plot(results, floor, args.plot)
-            print(f"plot written to {args.plot}")
+            print(plot(results, floor, args.plot) or f"plot written to {args.plot}")
         return results
     log = args.log.open("w") if args.log is not None else None
 
@@ -322,45 +501,62 @@ def main(argv=None):
     seeds = args.seeds or ([1] if args.quick else [1, 2, 3])
     n = args.samples
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    emit(f"# bench.peers: ComfyUI {getattr(sys.modules['comfyui_version'], '__version__', '?')} at "
-          f"{h.comfyui_path}; LanPaint: {lanpaint or 'not run'}")
-    emit(f"# prior: 25-component mixture, d = 64 (latent {LATENT}), position (1, 1) regenerated "
-          f"(16 coordinates); obs_std 0.01; N = {n} per run (one batch); seeds {seeds}; scheduler "
-          f"'{SCHEDULER}' (shift 3); cfg 1; SW1 with 256 projections\n")
-    keep = keep_vector()
-    mask = (1.0 - keep).reshape(1, *LATENT)[:, :1].float()  # noise_mask [1, 1, 2, 2], 1 = regenerate
-    plan = methods(lanpaint is not None, args.quick, args.full, args.etas)
+    if args.few_step:
+        grids = [(key, shift, sched) for key, shift, sched, _ in FEW_STEP_GRIDS]
+        plan = few_step_methods(lanpaint is not None)
+        grid_text = "; ".join(f"'{key}': shift {shift:g}, scheduler '{sched}' ({fam})"
+                              for key, shift, sched, fam in FEW_STEP_GRIDS)
+    else:
+        grids = [("", args.shift, args.scheduler)]
+        plan = methods(lanpaint is not None, args.quick, args.full, args.etas)
+        grid_text = f"scheduler '{args.scheduler}' (shift {args.shift:g})"
     if args.only:
         plan = [m for m in plan if any(o in m[0] for o in args.only)]
     if args.steps:
         plan = [(label, kind, opts, tuple(args.steps)) for label, kind, opts, _ in plan]
-    raw: Dict[str, Dict[int, list]] = {label: {} for label, *_ in plan}
+    emit(f"# bench.peers: ComfyUI {getattr(sys.modules['comfyui_version'], '__version__', '?')} at "
+          f"{h.comfyui_path}; LanPaint: {lanpaint or 'not run'}")
+    emit(f"# prior: 25-component mixture, d = 64 (latent {LATENT}), position (1, 1) regenerated "
+          f"(16 coordinates); obs_std 0.01; N = {n} per run (one batch); seeds {seeds}; {grid_text}; "
+          f"cfg 1; SW1 with 256 projections\n")
+    models = {}
+    for key, shift, _ in grids:
+        (models[key],) = h.call_node("ModelSamplingSD3", model=base, shift=shift)
+    keep = keep_vector()
+    mask = (1.0 - keep).reshape(1, *LATENT)[:, :1].float()  # noise_mask [1, 1, 2, 2], 1 = regenerate
+
+    def full_label(key, label):
+        return f"{key} | {label}" if key else label
+
+    raw: Dict[str, Dict[int, list]] = {full_label(key, label): {} for key, *_ in grids for label, *_ in plan}
     floors = []
     t_start = time.perf_counter()
     for seed in seeds:
         problem = InpaintingProblem(seed, dim=64, components=25, obs_std=0.01, keep=keep)
         ref, ref2 = problem.exact(n, 0), problem.exact(n, 1)
         floors.append(problem.score(ref2, ref)[0])
-        em = ExactModel(base, problem.prior)
-        y = problem.y.float().reshape(1, *LATENT).expand(n, *LATENT).contiguous()
-        latent = em.to_latent(y)
-        noise = comfy.sample.prepare_noise(latent, seed)
-        for label, kind, opts, steps_list in plan:
-            for steps in steps_list:
-                em.rows = 0
-                t0 = time.perf_counter()
-                if kind == "ding":
-                    out = run_ding(h, em, latent, mask, noise, seed, steps, **opts)
-                elif kind == "comfy":
-                    out = run_comfy(h, em, latent, mask, noise, seed, steps, **opts)
-                else:
-                    out = run_lanpaint(h, em, latent, mask, noise, seed, steps)
-                x = em.from_latent(out.float()).reshape(n, -1)
-                calls = em.rows / n
-                sw, tv = problem.score(x, ref)
-                raw[label].setdefault(steps, []).append((sw, tv, calls))
-                emit(f"seed {seed} {label:22s} steps {steps:4d} calls {calls:6.1f} SW1 {sw:.4f} "
-                      f"TV {tv:.3f} ({time.perf_counter() - t0:.1f} s)")
+        for key, shift, sched in grids:
+            em = ExactModel(models[key], problem.prior)
+            y = problem.y.float().reshape(1, *LATENT).expand(n, *LATENT).contiguous()
+            latent = em.to_latent(y)
+            noise = comfy.sample.prepare_noise(latent, seed)
+            for label, kind, opts, steps_list in plan:
+                for steps in steps_list:
+                    em.rows = 0
+                    t0 = time.perf_counter()
+                    if kind == "ding":
+                        out = run_ding(h, em, latent, mask, noise, seed, steps, scheduler=sched, **opts)
+                    elif kind == "comfy":
+                        out = run_comfy(h, em, latent, mask, noise, seed, steps, scheduler=sched, **opts)
+                    else:
+                        out = run_lanpaint(h, em, latent, mask, noise, seed, steps, scheduler=sched, **opts)
+                    x = em.from_latent(out.float()).reshape(n, -1)
+                    calls = em.rows / n
+                    sw, tv = problem.score(x, ref)
+                    name = full_label(key, label)
+                    raw[name].setdefault(steps, []).append((sw, tv, calls))
+                    emit(f"seed {seed} {name:22s} steps {steps:4d} calls {calls:6.1f} SW1 {sw:.4f} "
+                          f"TV {tv:.3f} ({time.perf_counter() - t0:.1f} s)")
     results = summarize(raw)
     floor = sum(floors) / len(floors)
     emit(f"\n## mean over seeds {seeds}: SW1 (calls per image, steps)")
@@ -370,11 +566,13 @@ def main(argv=None):
             emit(f"| {label} | {steps} | {calls:.0f} | {sw:.4f} | {tv:.3f} |")
     emit(f"\nexact vs exact floor SW1 {floor:.4f}\n")
     emit("## best SW1 within a call budget (mean over seeds)\n")
-    emit(format_table(results))
+    if args.few_step:
+        emit(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
+    else:
+        emit(format_table(results, tuple(args.budgets or BUDGETS)))
     emit(f"\ntotal {time.perf_counter() - t_start:.0f} s")
     if args.plot is not None:
-        plot(results, floor, args.plot)
-        emit(f"plot written to {args.plot}")
+        emit(plot(results, floor, args.plot) or f"plot written to {args.plot}")
     return results
 
 

@@ -338,14 +338,20 @@ def _make_test_nodes():
             }, "optional": {
                 "scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 100.0, "step": 0.01}),
                 "family": (list(CONDITIONING_FAMILIES), {"default": "sd3"}),
+                "width": ("INT", {"default": 0, "min": 0, "max": 16384, "tooltip":
+                          "sdxl only: the size conditioning's width, as CLIPTextEncodeSDXL sets it; "
+                          "0 = none, as core CLIPTextEncode (ComfyUI then uses the latent's size)."}),
+                "height": ("INT", {"default": 0, "min": 0, "max": 16384, "tooltip":
+                           "sdxl only: the size conditioning's height; 0 = none (see width)."}),
             }}
         RETURN_TYPES = ("CONDITIONING",)
         FUNCTION = "make"
         CATEGORY = "ding_test"
 
-        def make(self, seed, tokens, scale=1.0, family="sd3"):
+        def make(self, seed, tokens, scale=1.0, family="sd3", width=0, height=0):
             from comfy_testbed import tiny_families
-            return (tiny_families.family_conditioning(family, seed=seed, tokens=tokens, scale=scale),)
+            sizes = {"width": width or None, "height": height or None}
+            return (tiny_families.family_conditioning(family, seed=seed, tokens=tokens, scale=scale, **sizes),)
 
     class DInGTestImageMask:
         """TEST ONLY: deterministic smooth RGB IMAGE [1,H,W,3] and a MASK [1,H,W] (1 = repaint).

@@ -70,6 +70,16 @@ def _wan21(models_dir):
     return tiny_wan.write_tiny_wan(models_dir)
 
 
+def _wan22(models_dir):
+    from . import tiny_wan
+    return tiny_wan.write_tiny_wan22(models_dir)
+
+
+def _ltxv(models_dir):
+    from . import tiny_ltxv
+    return tiny_ltxv.write_tiny_ltxv(models_dir)
+
+
 BOTH = ("0.3.64", "0.8.0")
 
 FAMILIES = {f.name: f for f in [
@@ -95,8 +105,18 @@ FAMILIES = {f.name: f for f in [
            "qwen_image", 32, 16, 8, None, "QwenImage", "CONST", True, 2.5, 3, "simple", BOTH,
            requires="comfy.supported_models:QwenImage", shift=3.1, shift_node="ModelSamplingAuraFlow",
            image_as_frame=True, files_fixture="tiny_qwen_image"),
+    Family("sdxl", _family("sdxl"), ("CheckpointLoaderSimple",), "sdxl", 77, 4, 8, None,
+           "SDXL", "EPS", False, 5.0, 4, "normal", BOTH, files_fixture="tiny_sdxl"),
     Family("wan21", _wan21, ("UNETLoader", "VAELoader"), "wan", 32, 16, 8, 4,
            "WAN21_T2V", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_wan_files"),
+    # Wan 2.2 TI2V-5B: model class WAN22, whose process_timestep reads the noise_mask (one timestep
+    # per latent frame). No tiny VAE: ComfyUI fixes the Wan 2.2 VAE at 705 M parameters.
+    Family("wan22", _wan22, ("UNETLoader",), "wan", 32, 48, 16, 4,
+           "WAN22_T2V", "CONST", True, 1.0, 3, "simple", BOTH, requires="comfy.supported_models:WAN22_T2V",
+           files_fixture="tiny_wan22_files"),
+    Family("ltxv", _ltxv, ("CheckpointLoaderSimple",), "ltxv", 128, 128, 32, 8,
+           "LTXV", "CONST", True, 3.0, 4, "simple", BOTH, requires="comfy.supported_models:LTXV",
+           files_fixture="tiny_ltxv_files"),
 ]}
 
 

@@ -30,6 +30,18 @@ Families and the keys their detection needs (ComfyUI 0.3.64 and 0.8.0):
   parameters (bf16, ~0.76 GB). Its VAE is the Wan 2.1 VAE (tiny_wan's, 127 M parameters,
   fp16); an image goes through it as a one-frame clip: latent [B, 16, 1, h, w], the 5-D latent
   QwenImage's model consumes (latent format Wan21).
+- SDXL: ComfyUI's SDXL class matches on model_channels 320, use_linear_in_transformer,
+  transformer_depth [0, 0, 2, 2, 10, 10], context_dim 2048, adm_in_channels 2816 and
+  use_temporal_attention False only (supported_models_base.BASE.matches compares just the keys
+  of SDXL.unet_config). transformer_depth has one entry per input res block, counted from
+  `input_blocks.N.1.transformer_blocks.*`, so the layout is free as long as the six input res
+  blocks carry 0, 0, 2, 2, 10, 10 transformer blocks: one level (channel_mult [1], num_res_blocks
+  [6]), no transformers on the output side (transformer_depth_output all 0) and no middle block
+  (transformer_depth_middle -2) is still detected as SDXL, with its adm `label_emb` (2816 ->
+  1280). ~121 M parameters (the real SDXL UNet: ~2.57 B), saved in fp16 (~242 MB), computed in
+  float32 on the CPU. The 24 transformer blocks of width 320 are the floor: model_channels and
+  the block counts are what detection compares. Checkpoint with a 4-channel TAESD (SDXL scale
+  0.13025) as its VAE.
 
 Needs ComfyUI importable (comfy_harness.bootstrap() or import_comfy()). No pytest import.
 """
@@ -62,11 +74,18 @@ Z_IMAGE_TOKENS = 40         # not a multiple of 32: the model pads it with cap_p
 QWEN_IMAGE_HIDDEN = 3072    # 24 heads x 128, fixed by the model class
 QWEN_IMAGE_CONTEXT = 3584   # Qwen2.5-VL-7B hidden size
 QWEN_IMAGE_TOKENS = 32
+SDXL_CONTEXT_DIM = 2048     # CLIP-L 768 + CLIP-G 1280 hidden states, concatenated
+SDXL_POOLED_DIM = 1280      # CLIP-G pooled
+SDXL_ADM_DIM = 2816         # pooled 1280 + 6 size embeddings of 256 (model_base.SDXL.encode_adm)
+SDXL_TOKENS = 77
+SDXL_VAE_SCALE = 0.13025    # latent_formats.SDXL
 
-FAMILIES = ("flux", "sd15", "sd15_inpaint", "lumina2", "z_image", "qwen_image")
+FAMILIES = ("flux", "sd15", "sd15_inpaint", "lumina2", "sdxl", "z_image", "qwen_image")
 FLUX_TAESD_FAMILIES = ("flux", "lumina2", "z_image")   # Flux latent format: the 16-channel TAESD
 WAN_VAE_FAMILIES = ("qwen_image",)                    # Wan21 latent format: the Wan 2.1 VAE
-CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan",)  # wan: comfy_testbed/tiny_wan.py builds its model
+CHECKPOINT_VAE_SCALE = {"sd15": SD15_VAE_SCALE, "sd15_inpaint": SD15_VAE_SCALE, "sdxl": SDXL_VAE_SCALE}
+# wan: comfy_testbed/tiny_wan.py builds its model; ltxv: comfy_testbed/tiny_ltxv.py
+CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan", "ltxv")
 
 
 # --------------------------------------------------------------------------- detection
@@ -128,6 +147,19 @@ def sd15_unet_config(in_channels: int = 4) -> dict:
     }
 
 
+def sdxl_unet_config() -> dict:
+    """The unet_config ComfyUI's UNet detection returns for the smallest UNet it detects as SDXL
+    (module docstring): one level of six res blocks carrying SDXL's input transformer depths."""
+    return {
+        "use_checkpoint": False, "image_size": 32, "use_spatial_transformer": True, "legacy": False,
+        "num_classes": "sequential", "adm_in_channels": SDXL_ADM_DIM, "in_channels": 4, "out_channels": 4,
+        "model_channels": 320, "num_res_blocks": [6], "transformer_depth": [0, 0, 2, 2, 10, 10],
+        "transformer_depth_output": [0] * 7, "channel_mult": [1], "transformer_depth_middle": -2,
+        "use_linear_in_transformer": True, "context_dim": SDXL_CONTEXT_DIM,
+        "use_temporal_resblock": False, "use_temporal_attention": False,
+    }
+
+
 def detect(state_dict: dict):
     """ComfyUI's own detection: the model config (supported_models class instance) or None."""
     import comfy.model_detection as md
@@ -153,6 +185,9 @@ def family_config(family: str):
     elif family in ("sd15", "sd15_inpaint"):
         import comfy.model_detection as md
         cfg = md.model_config_from_unet_config(sd15_unet_config(9 if family == "sd15_inpaint" else 4))
+    elif family == "sdxl":
+        import comfy.model_detection as md
+        cfg = md.model_config_from_unet_config(sdxl_unet_config())
     else:
         raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
     if cfg is None:
@@ -199,13 +234,16 @@ def write_tiny_family(models_dir, family: str, seed: int = 0, dtype: torch.dtype
     lumina2, z_image: diffusion_models/<name>.safetensors (bf16) + vae/<vae_name> (Flux TAESD)
     qwen_image: diffusion_models/<name>.safetensors (bf16) + vae/<vae_name> (tiny_wan's Wan 2.1
             VAE, fp16; the same file as tiny_wan.write_tiny_wan's default VAE)
-    sd15: checkpoints/<name>.safetensors (model.diffusion_model.* + first_stage_model.taesd_*)
+    sd15, sd15_inpaint: checkpoints/<name>.safetensors (model.diffusion_model.* +
+        first_stage_model.taesd_*, float32)
+    sdxl: the same checkpoint layout, fp16, TAESD with SDXL's scale
     """
     t0 = time.perf_counter()
     models_dir = Path(models_dir)
     name = name or f"tiny_{family}"
     if dtype is None:
-        dtype = torch.float32 if family.startswith("sd15") else torch.bfloat16
+        dtype = {"sd15": torch.float32, "sd15_inpaint": torch.float32, "sdxl": torch.float16}.get(
+            family, torch.bfloat16)
     cfg, shapes = family_config(family)
     detected = check_detection(family, shapes, cfg)
     params = sum(int(torch.Size(s).numel()) for s in shapes.values())
@@ -235,7 +273,7 @@ def write_tiny_family(models_dir, family: str, seed: int = 0, dtype: torch.dtype
         paths["ckpt"] = models_dir / "checkpoints" / fname
         if overwrite or not paths["ckpt"].exists():
             sd = {tiny_models.CKPT_UNET_PREFIX + k: v for k, v in tiny_models._fill(shapes, seed, dtype=dtype).items()}
-            vae_sd = tiny_models.build_taesd_state_dict(seed + 1, 4, SD15_VAE_SCALE, 0.0)
+            vae_sd = tiny_models.build_taesd_state_dict(seed + 1, 4, CHECKPOINT_VAE_SCALE[family], 0.0)
             sd.update({tiny_models.CKPT_VAE_PREFIX + k: v for k, v in vae_sd.items()})
             tiny_models._save(sd, paths["ckpt"], meta)
             del sd
@@ -257,7 +295,8 @@ def write_tiny_family(models_dir, family: str, seed: int = 0, dtype: torch.dtype
 # --------------------------------------------------------------------------- conditioning
 
 def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None, batch: int = 1,
-                        scale: float = 1.0, guidance: float = 3.5) -> list:
+                        scale: float = 1.0, guidance: float = 3.5, width: Optional[int] = None,
+                        height: Optional[int] = None) -> list:
     """Hand-made CONDITIONING in each family's own text-encoder shapes (no text encoder):
     sd3     [[ [B,T,4096], {"pooled_output": [B,2048]} ]]            (T default 154)
     flux    [[ [B,T,4096], {"pooled_output": [B,768], "guidance": g} ]] (T default 256, T5-XXL + CLIP-L)
@@ -269,13 +308,26 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     qwen_image [[ [B,T,3584], {} ]]                                   (T default 32, Qwen2.5-VL-7B;
             its text encoder drops an all-ones mask)
     wan     [[ [B,T,4096], {} ]]                                      (T default 32, umt5-xxl)
+    sdxl    [[ [B,T,2048], {"pooled_output": [B,1280]} ]]            (T default 77, CLIP-L + CLIP-G),
+            as core CLIPTextEncode gives it: ComfyUI then takes the adm sizes from the latent. With
+            width and height, also {"width", "height", "crop_w": 0, "crop_h": 0, "target_width",
+            "target_height"} as CLIPTextEncodeSDXL adds them (model_base.SDXL.encode_adm reads them).
+    ltxv    [[ [B,T,4096], {"attention_mask": ones [B,T]} ]]          (T default 128, T5-XXL; LTX-Video's
+            T5 (comfy.text_encoders.lt / genmo) pads to at least 128 tokens and returns the mask,
+            which LTXV.extra_conds passes to the model; frame_rate comes from LTXVConditioning or
+            defaults to 25 in extra_conds)
     """
+    if (width is None) != (height is None):
+        raise ValueError(f"width/height: give both or neither, got width={width!r}, height={height!r}")
+    if width is not None and family != "sdxl":
+        raise ValueError(f"width/height: only the sdxl conditioning carries sizes, got family {family!r}")
     if family == "sd3":
         return tiny_models.sd3_conditioning(seed=seed, tokens=tokens or tiny_models.SD3_TOKENS,
                                             batch=batch, scale=scale)
     dims = {"flux": (FLUX_CONTEXT_DIM, FLUX_TOKENS), "sd15": (SD15_CONTEXT_DIM, SD15_TOKENS),
             "lumina2": (LUMINA2_CAP_DIM, LUMINA2_TOKENS), "wan": (4096, 32),
-            "z_image": (Z_IMAGE_CAP_DIM, Z_IMAGE_TOKENS), "qwen_image": (QWEN_IMAGE_CONTEXT, QWEN_IMAGE_TOKENS)}
+            "z_image": (Z_IMAGE_CAP_DIM, Z_IMAGE_TOKENS), "qwen_image": (QWEN_IMAGE_CONTEXT, QWEN_IMAGE_TOKENS),
+            "sdxl": (SDXL_CONTEXT_DIM, SDXL_TOKENS), "ltxv": (4096, 128)}
     if family not in dims:
         raise ValueError(f"family: expected one of {CONDITIONING_FAMILIES}, got {family!r}")
     dim, default_tokens = dims[family]
@@ -285,6 +337,11 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     if family == "flux":
         extra = {"pooled_output": torch.randn(batch, FLUX_POOLED_DIM, generator=g) * scale,
                  "guidance": float(guidance)}
-    elif family in ("lumina2", "z_image"):
+    elif family in ("lumina2", "z_image", "ltxv"):
         extra = {"attention_mask": torch.ones(batch, cond.shape[1], dtype=torch.long)}
+    elif family == "sdxl":
+        extra = {"pooled_output": torch.randn(batch, SDXL_POOLED_DIM, generator=g) * scale}
+        if width is not None:
+            extra.update({"width": int(width), "height": int(height), "crop_w": 0, "crop_h": 0,
+                          "target_width": int(width), "target_height": int(height)})
     return [[cond, extra]]

@@ -42,21 +42,24 @@ WAN_SPACE_RATIO = 8          # pixels per latent cell
 
 # --------------------------------------------------------------------------- diffusion model
 
-def wan_kwargs(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1) -> dict:
-    """WanModel(**kwargs) exactly as model_detection rebuilds a Wan 2.1 t2v state dict."""
+def wan_kwargs(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1,
+               channels: int = WAN_LATENT_CHANNELS) -> dict:
+    """WanModel(**kwargs) exactly as model_detection rebuilds a Wan t2v state dict: Wan 2.1 with
+    16 latent channels, Wan 2.2 TI2V-5B (WAN22_T2V) with 48."""
     if dim % WAN_HEAD_DIM:
         raise ValueError(f"dim must be a multiple of {WAN_HEAD_DIM} (heads of 128), got {dim}")
-    return dict(model_type="t2v", patch_size=(1, 2, 2), in_dim=WAN_LATENT_CHANNELS, dim=dim,
-                ffn_dim=ffn_dim, freq_dim=256, out_dim=WAN_LATENT_CHANNELS,
+    return dict(model_type="t2v", patch_size=(1, 2, 2), in_dim=channels, dim=dim,
+                ffn_dim=ffn_dim, freq_dim=256, out_dim=channels,
                 num_heads=dim // WAN_HEAD_DIM, num_layers=num_layers, window_size=(-1, -1),
                 qk_norm=True, cross_attn_norm=True, eps=1e-6, image_model="wan2.1")
 
 
-def wan_shapes(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1) -> dict:
+def wan_shapes(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1,
+               channels: int = WAN_LATENT_CHANNELS) -> dict:
     """{bare key: shape} of ComfyUI's WanModel built on the meta device."""
     import comfy.ops
     from comfy.ldm.wan.model import WanModel
-    m = WanModel(**wan_kwargs(dim, ffn_dim, num_layers), device="meta", dtype=torch.float32,
+    m = WanModel(**wan_kwargs(dim, ffn_dim, num_layers, channels), device="meta", dtype=torch.float32,
                  operations=comfy.ops.disable_weight_init)
     return {k: tuple(v.shape) for k, v in m.state_dict().items()}
 
@@ -97,6 +100,31 @@ def _fill_vae(shapes: dict, seed: int) -> dict:
     return out
 
 
+def _calibrate_wan_vae(vae, latent_format, latent_channels: int, head_rows: int, z_size: tuple):
+    """Calibrate a random Wan VAE module in place (see the module docstring): its last encoder
+    conv (``conv1``, the mean rows) to the latent format's per-channel mean/std on a smooth
+    5-frame 64x64 clip; its last decoder conv (``head_rows`` output rows) so that N(0, 1)
+    model-space latents of size ``z_size`` (T', h, w) decode to pixels around 0.5 (std ~0.25)."""
+    mean = latent_format.latents_mean.flatten().float()
+    std = latent_format.latents_std.flatten().float()
+    seen = []
+    with torch.inference_mode(False), torch.no_grad():
+        hook = vae.conv1.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
+        clip = make_test_clip(5, 64, 64, seed=12345).movedim(-1, 0)[None] * 2 - 1  # [1,3,T,H,W] in -1..1
+        vae.encode(clip)
+        hook.remove()
+        _calibrate_conv(vae.conv1, seen, slice(0, latent_channels), mean, std)
+        seen.clear()
+        head = vae.decoder.head[-1]
+        hook = head.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
+        g = torch.Generator(device="cpu").manual_seed(12345)
+        z = torch.randn(1, latent_channels, *z_size, generator=g) * std.view(1, -1, 1, 1, 1) \
+            + mean.view(1, -1, 1, 1, 1)
+        vae.decode(z)
+        hook.remove()
+        _calibrate_conv(head, seen, slice(0, head_rows), torch.zeros(head_rows), torch.full((head_rows,), 0.5))
+
+
 def make_test_clip(frames: int = 5, width: int = 64, height: int = 64, seed: int = 0,
                    shift: int = 2) -> torch.Tensor:
     """Smooth deterministic clip IMAGE [T, H, W, 3] in 0..1: one low-frequency image panning
@@ -122,28 +150,10 @@ def build_wan_vae_state_dict(seed: int = 0, dim: int = WAN_VAE_DIM, calibrate: b
     if not calibrate:
         return sd
     from comfy.latent_formats import Wan21
-    fmt = Wan21()
-    mean = fmt.latents_mean.flatten().float()
-    std = fmt.latents_std.flatten().float()
     vae = _wan_vae_module(dim, device="cpu")
     vae.load_state_dict(sd)
     vae.eval()
-    seen = []
-    with torch.inference_mode(False), torch.no_grad():
-        hook = vae.conv1.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
-        clip = make_test_clip(5, 64, 64, seed=12345).movedim(-1, 0)[None] * 2 - 1  # [1,3,T,H,W] in -1..1
-        vae.encode(clip)
-        hook.remove()
-        _calibrate_conv(vae.conv1, seen, slice(0, WAN_LATENT_CHANNELS), mean, std)
-        seen.clear()
-        head = vae.decoder.head[-1]
-        hook = head.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
-        g = torch.Generator(device="cpu").manual_seed(12345)
-        z = torch.randn(1, WAN_LATENT_CHANNELS, 2, 8, 8, generator=g) * std.view(1, -1, 1, 1, 1) \
-            + mean.view(1, -1, 1, 1, 1)
-        vae.decode(z)
-        hook.remove()
-        _calibrate_conv(head, seen, slice(0, 3), torch.zeros(3), torch.full((3,), 0.5))
+    _calibrate_wan_vae(vae, Wan21(), WAN_LATENT_CHANNELS, 3, (2, 8, 8))
     return {k: v.detach().clone().contiguous() for k, v in vae.state_dict().items()}
 
 
@@ -193,6 +203,147 @@ def write_tiny_wan(models_dir, name: str = "tiny_wan21", dim: int = 128, ffn_dim
                         vae_dim=vae_dim, unet_params=unet_params, vae_params=vae_params,
                         bytes={str(p): p.stat().st_size for p in (unet_path, vae_path)},
                         build_seconds=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- Wan 2.2 TI2V-5B
+
+WAN22_LATENT_CHANNELS = 48   # supported_models.WAN22_T2V: unet_config out_dim 48
+WAN22_SPACE_RATIO = 16       # the Wan 2.2 VAE: 2x2 patchify, then 8x
+
+
+def wan22_skeleton(dim: int = 128, ffn_dim: int = 256, num_layers: int = 1) -> dict:
+    """{bare key: shape} of a Wan 2.2 TI2V-5B-layout WanModel (48 latent channels in and out),
+    from ComfyUI's WanModel on the meta device."""
+    return wan_shapes(dim, ffn_dim, num_layers, channels=WAN22_LATENT_CHANNELS)
+
+
+def detect_wan22(shapes: dict):
+    """ComfyUI's own detection of a bare-key state dict of these shapes: the model config it
+    picks, and the {key: shape} of the diffusion model that config builds (meta device)."""
+    from comfy_testbed.tiny_families import _meta, detect, shapes_from_config
+    cfg = detect(_meta(shapes))
+    if cfg is None:
+        raise RuntimeError("ComfyUI did not detect the tiny Wan 2.2 state dict")
+    return cfg, shapes_from_config(cfg)
+
+
+@dataclasses.dataclass
+class TinyWan22Files:
+    unet_name: str                # UNETLoader.unet_name (diffusion_models/)
+    unet_path: Path
+    detected: str                 # the comfy.supported_models class ComfyUI detected
+    dim: int
+    ffn_dim: int
+    num_layers: int
+    unet_params: int
+    bytes: dict                   # file -> size
+    build_seconds: float
+
+
+def write_tiny_wan22(models_dir, name: str = "tiny_wan22", dim: int = 128, ffn_dim: int = 256,
+                     num_layers: int = 1, seed: int = 0, overwrite: bool = False) -> TinyWan22Files:
+    """Write diffusion_models/<name>.safetensors: a Wan 2.2 TI2V-5B-layout WanModel (bare keys,
+    48 latent channels, float32) that ComfyUI detects as WAN22_T2V (model class WAN22). The
+    full key set is detected before writing and must rebuild the same shapes.
+
+    No VAE: ComfyUI builds the Wan 2.2 VAE at a fixed width (see ``wan22_vae_on_meta``), 705 M
+    parameters whatever the file holds, too big for the test suite; ``write_wan22_vae`` writes
+    one for opt-in checks."""
+    import time
+    t0 = time.perf_counter()
+    path = Path(models_dir) / "diffusion_models" / f"{name}.safetensors"
+    shapes = wan22_skeleton(dim, ffn_dim, num_layers)
+    cfg, built = detect_wan22(shapes)
+    detected = type(cfg).__name__
+    if detected != "WAN22_T2V" or built != shapes:
+        raise RuntimeError(f"ComfyUI detected the tiny Wan 2.2 state dict as {detected}"
+                           + ("" if built == shapes else " and builds other shapes from it"))
+    if overwrite or not path.exists():
+        meta = {"ding_test_model": "tiny_wan22", "dim": dim, "ffn_dim": ffn_dim,
+                "num_layers": num_layers, "seed": seed}
+        _save(_fill(shapes, seed), path, meta)
+    return TinyWan22Files(unet_name=path.name, unet_path=path, detected=detected, dim=dim,
+                          ffn_dim=ffn_dim, num_layers=num_layers,
+                          unet_params=sum(math.prod(s) for s in shapes.values()),
+                          bytes={str(path): path.stat().st_size},
+                          build_seconds=time.perf_counter() - t0)
+
+
+class _DetectionKeys(dict):
+    """An empty state dict that answers ``key in sd`` with True for the given keys: ComfyUI's VAE
+    detection reads only key presence for the Wan VAEs, so this makes comfy.sd.VAE pick and
+    build its Wan 2.2 VAE without holding any tensor."""
+
+    def __init__(self, keys):
+        super().__init__()
+        self._keys = frozenset(keys)
+
+    def __contains__(self, key):
+        return key in self._keys
+
+
+WAN22_VAE_DETECTION_KEYS = ("decoder.middle.0.residual.0.gamma",            # a Wan VAE
+                            "decoder.upsamples.0.upsamples.0.residual.2.weight")  # ... the 2.2 one
+
+
+def wan22_vae_on_meta():
+    """ComfyUI's own comfy.sd.VAE for the Wan 2.2 VAE, built on the meta device from its detection
+    keys alone: its ratios, channel count and module layout exactly as VAELoader would build them
+    (ComfyUI fixes the width, so every key of ``wan22_vae_shapes()`` must be in a file), but no
+    weights: it cannot encode or decode. ComfyUI warns about the missing keys."""
+    import logging
+    import comfy.sd
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # "Missing VAE keys [...196 keys]"
+    try:
+        with torch.device("meta"):
+            vae = comfy.sd.VAE(sd=_DetectionKeys(WAN22_VAE_DETECTION_KEYS))
+    finally:
+        logging.getLogger().setLevel(level)
+    if vae.first_stage_model is None or vae.latent_channels != WAN22_LATENT_CHANNELS:
+        raise RuntimeError("ComfyUI did not build its Wan 2.2 VAE from the Wan 2.2 detection keys")
+    return vae
+
+
+def wan22_vae_shapes() -> dict:
+    """{key: shape} of the Wan 2.2 VAE as ComfyUI builds it (VAELoader layout)."""
+    return {k: tuple(v.shape) for k, v in wan22_vae_on_meta().first_stage_model.state_dict().items()}
+
+
+def build_wan22_vae_state_dict(seed: int = 0, dtype: torch.dtype = torch.float16,
+                               calibrate: bool = True) -> dict:
+    """Random full-size Wan 2.2 VAE state dict (VAELoader layout) in ``dtype``, calibrated like
+    the Wan 2.1 one (latents with Wan22's per-channel mean/std). About 705 M parameters: 2.8 GB
+    of float32 while it is built, about 20 s on one core."""
+    module = wan22_vae_on_meta().first_stage_model
+    sd = _fill_vae({k: tuple(v.shape) for k, v in module.state_dict().items()}, seed)
+    module.load_state_dict(sd, assign=True)
+    del sd
+    module.eval()
+    if calibrate:
+        from comfy.latent_formats import Wan22
+        _calibrate_wan_vae(module, Wan22(), WAN22_LATENT_CHANNELS, module.decoder.head[-1].weight.shape[0],
+                           (2, 4, 4))
+    sd = module.state_dict()
+    del module
+    out = {}
+    for k in list(sd):  # one float32 tensor at a time, so the float32 copy is let go as we go
+        out[k] = sd.pop(k).detach().to(dtype).contiguous()
+    return out
+
+
+def write_wan22_vae(models_dir, name: str = "wan22_random_vae", seed: int = 1,
+                    overwrite: bool = False) -> Path:
+    """Write vae/<name>.safetensors: a random full-size Wan 2.2 VAE (float16, 1.4 GB) that
+    VAELoader loads as ComfyUI's Wan 2.2 VAE. Its key set is checked against ComfyUI's layout."""
+    path = Path(models_dir) / "vae" / f"{name}.safetensors"
+    if overwrite or not path.exists():
+        sd = build_wan22_vae_state_dict(seed)
+        expected = wan22_vae_shapes()
+        if {k: tuple(v.shape) for k, v in sd.items()} != expected:
+            raise RuntimeError("the Wan 2.2 VAE state dict does not match ComfyUI's layout")
+        _save(sd, path, {"ding_test_model": "wan22_random_vae", "seed": seed})
+    return path
 
 
 # --------------------------------------------------------------------------- inputs

@@ -75,6 +75,14 @@ NODE_SHAPES = {
     "ImageToMask": ([("image", "IMAGE")], [("MASK", "MASK")], ["channel"]),
     "CreateVideo": ([("images", "IMAGE"), ("audio", "AUDIO")], [("VIDEO", "VIDEO")], ["fps"]),
     "SaveVideo": ([("video", "VIDEO")], [], ["filename_prefix", "format", "codec"]),
+    "LTXVConditioning": ([("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
+                         [("positive", "CONDITIONING"), ("negative", "CONDITIONING")], ["frame_rate"]),
+    "LTXVScheduler": ([("latent", "LATENT")], [("SIGMAS", "SIGMAS")],
+                      ["steps", "max_shift", "base_shift", "stretch", "terminal"]),
+    "SamplerCustom": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                       ("sampler", "SAMPLER"), ("sigmas", "SIGMAS"), ("latent_image", "LATENT")],
+                      [("output", "LATENT"), ("denoised_output", "LATENT")],
+                      ["add_noise", "noise_seed", "@control_after_generate", "cfg"]),
     "MarkdownNote": ([], [], ["text"]),
 }
 FRONTEND_ONLY = {"MarkdownNote"}
@@ -94,6 +102,7 @@ SIZES = {
     "CLIPLoader": (225, 106), "LoadVideo": (225, 200), "GetVideoComponents": (225, 70),
     "ImageFromBatch": (225, 82), "ImageScale": (225, 130), "ImageToMask": (225, 58),
     "CreateVideo": (225, 90), "SaveVideo": (225, 430),
+    "LTXVConditioning": (225, 78), "LTXVScheduler": (225, 154), "SamplerCustom": (225, 230),
 }
 # The saved view, in screen pixels of a 1600x900 window: the graph's top-left corner goes to
 # VIEW_ORIGIN and everything must end inside VIEW_END. That region is visible in both
@@ -131,6 +140,9 @@ MODEL_FILES = {
     "ae.safetensors": (
         "vae",
         "https://huggingface.co/Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/ae.safetensors"),
+    "sd_xl_base_1.0.safetensors": (
+        "checkpoints",
+        "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors"),
     "wan2.1_t2v_1.3B_fp16.safetensors": (
         "diffusion_models",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
@@ -163,10 +175,62 @@ MODEL_FILES = {
     "qwen_image_vae.safetensors": (
         "vae",
         "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/vae/qwen_image_vae.safetensors"),
+    "wan2.2_ti2v_5B_fp16.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
+        "diffusion_models/wan2.2_ti2v_5B_fp16.safetensors"),
+    "wan2.2_vae.safetensors": (
+        "vae",
+        "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/vae/"
+        "wan2.2_vae.safetensors"),
+    "ltx-video-2b-v0.9.5.safetensors": (
+        "checkpoints", "https://huggingface.co/Lightricks/LTX-Video/resolve/main/ltx-video-2b-v0.9.5.safetensors"),
 }
 # SD3.5 and Flux both use the CLIP-L text encoder; ComfyUI's templates call it
 # clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows. Flux and
 # Z-Image share the Flux VAE, ae.safetensors (the same file in both repackaged repositories).
+
+# DInG settings of the distilled (few-step) workflows, one entry per family, chosen by measurement:
+# bench/results/peers_064_fewstep.txt (`python -m bench.peers --few-step`, ComfyUI 0.3.64, N = 2000,
+# seeds 1-3, exact posterior of a 25-component mixture behind each model's sampling grid; README
+# "Few model calls"). In that log, at 4 / 6 / 8 / 12 calls per image:
+# - variant ding1 (one call a step) beats ding (two) at every budget on both grids (0.081 vs 0.135
+#   SW1 at 8 calls, shift 3);
+# - eta ddpm, square and default are within 0.003 of each other (seed spread 0.001-0.030); ddpm is
+#   the lowest or within 0.001 of it at every budget, so the nodes' default stays; ddim is worse;
+#   obs_std 0.1 is within 0.002 of 0.01 (obs_std does not matter here); final_sigma 0.05 and
+#   particles K = 2 are worse at every budget;
+# - steps 8: the fewest at which DInG beats ComfyUI's euler / euler_ancestral / dpmpp_2m /
+#   res_multistep with a noise mask and LanPaint on all 3 seeds on both grids (shift 3: 0.081 vs
+#   0.116-0.120, LanPaint 0.194; shift 9.7: 0.140 vs 0.163-0.164, LanPaint 0.216). At 4 calls DInG
+#   gains 10 % on shift 3 (0.134 vs 0.149) and ties on shift 9.7 (0.194 vs 0.195); 12 steps is
+#   better again (0.060 / 0.106) if the model keeps its quality there. The bench cannot say how a
+#   distilled network does away from its training steps (it runs the exact denoiser).
+# "shift" is the model's own sampling shift (no ModelSampling node needed), "bench_grid" the grid
+# it was measured on (bench.peers.FEW_STEP_GRIDS). Flux.2's 2.02 is ModelSamplingFlux's mu: an
+# SD3-style shift exp(2.02) = 7.54 under DInG KSampler's schedulers; the Flux2Scheduler node
+# (custom sampling) gives 9.4-9.9 at 1024x1024, measured as 9.7; the 7.54 grid was measured too
+# (bench/results/peers_064_shift7.54.txt: ding1/ddpm 0.125 vs 0.152-0.153 at 8 calls, every seed).
+DISTILLED_SETTINGS = {
+    "sd35_turbo": dict(steps=8, cfg=1.0, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                       particles=1, shift=3.0, bench_grid="shift 3"),
+    "z_image_turbo": dict(steps=8, cfg=1.0, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                          particles=1, shift=3.0, bench_grid="shift 3"),
+    "flux2_klein": dict(steps=8, cfg=1.0, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                        particles=1, shift=2.02, bench_grid="shift 9.7"),
+}
+
+
+def ding_ksampler_widgets(settings: dict, seed: int = 42) -> list:
+    """DInGKSampler's widget values (NODE_SHAPES order) for one DISTILLED_SETTINGS entry."""
+    return [seed, "fixed", settings["steps"], settings["cfg"], settings["scheduler"], 1.0, settings["variant"],
+            settings["obs_std"], settings["eta"], settings["particles"]]
+
+
+def settings_summary(settings: dict) -> str:
+    """The template card's subtitle, e.g. '8 steps | cfg 1 | ding1'."""
+    return f"{settings['steps']} steps | cfg {settings['cfg']:g} | {settings['variant']}"
+
 
 INPUT_IMAGE = "example.png"  # ComfyUI ships input/example.png; the user uploads their own
 
@@ -332,6 +396,10 @@ INPUT_ORDER = {
     "ImageToMask": ["image", "channel"],
     "CreateVideo": ["images", "fps", "audio"],
     "SaveVideo": ["video", "filename_prefix", "format", "codec"],
+    "LTXVConditioning": ["positive", "negative", "frame_rate"],
+    "LTXVScheduler": ["steps", "max_shift", "base_shift", "stretch", "terminal", "latent"],
+    "SamplerCustom": ["model", "add_noise", "noise_seed", "cfg", "positive", "negative", "sampler", "sigmas",
+                      "latent_image"],
 }
 
 
@@ -356,6 +424,7 @@ DISPLAY_NAMES = {
     "CLIPLoader": "Load CLIP", "LoadVideo": "Load Video", "GetVideoComponents": "Get Video Components",
     "ImageFromBatch": "ImageFromBatch", "ImageScale": "Upscale Image", "ImageToMask": "Convert Image to Mask",
     "CreateVideo": "Create Video", "SaveVideo": "Save Video",
+    "LTXVConditioning": "LTXVConditioning", "LTXVScheduler": "LTXVScheduler", "SamplerCustom": "SamplerCustom",
 }
 
 # --------------------------------------------------------------------------- the workflows
@@ -449,8 +518,8 @@ def sd35_medium_inpaint() -> Graph:
 
 
 def sd35_large_turbo_inpaint() -> Graph:
-    g = Graph("ding_sd35_large_turbo_inpaint", "SD3.5 Turbo inpaint",
-              "8 steps | cfg 1 | ding1")
+    ds = DISTILLED_SETTINGS["sd35_turbo"]
+    g = Graph("ding_sd35_large_turbo_inpaint", "SD3.5 Turbo inpaint", settings_summary(ds))
     g.add(1, "CheckpointLoaderSimple", (X[1], 0), ["sd3.5_large_turbo.safetensors"],
           title="Load Checkpoint (model + VAE)")
     g.add(2, "TripleCLIPLoader", (X[1], 130),
@@ -462,7 +531,7 @@ def sd35_large_turbo_inpaint() -> Graph:
           color=NEGATIVE, inputs={"conditioning": (4, 0)})
     g.add(6, "DInGInpaintEncode", (X[2], 245), [6, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 8, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
+    g.add(7, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(ds),
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
     _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_turbo_inpaint")
     _note(g, 11,
@@ -470,9 +539,11 @@ def sd35_large_turbo_inpaint() -> Graph:
           + _files_note([("sd3.5_large_turbo.safetensors", "16.5 GB; gated: accept the licence first"),
                          ("clip_l.safetensors", "250 MB"), ("clip_g.safetensors", "1.4 GB"),
                          ("t5xxl_fp8_e4m3fn_scaled.safetensors", "5.2 GB")]) + "\n\n"
-          "Turbo is distilled for few steps without guidance: 4-8 steps, cfg 1. `ding1` at 8 steps "
-          "makes 8 model calls. **SD3.5 Large** (not Turbo): `sd3.5_large.safetensors`, 28 steps, "
-          "cfg 2-3 (untested here).")
+          f"Turbo is distilled for few steps without guidance: cfg {ds['cfg']:g}. `{ds['variant']}` at "
+          f"{ds['steps']} steps makes {ds['steps']} model calls; eta `{ds['eta']}`. Chosen by "
+          "`python -m bench.peers --few-step` (README, *Few model calls*): from 8 calls DInG beats "
+          "ComfyUI's samplers with a noise mask and LanPaint on every seed; at 4 it gains little. "
+          "**SD3.5 Large** (not Turbo): `sd3.5_large.safetensors`, 28 steps, cfg 2-3 (untested here).")
     return g
 
 
@@ -555,16 +626,11 @@ def flux1_dev_inpaint() -> Graph:
     return g
 
 
-# DInG settings of the Z-Image Turbo and Qwen-Image workflows: the measured default (ding1 with
-# the ddpm bridge noise, one model call per step). Change them here and rerun this script.
-DING_VARIANT = "ding1"
-DING_ETA = "ddpm"
-DING_OBS_STD = 0.01
-Z_IMAGE_STEPS = 8          # Turbo: distilled for about 8 steps
-Z_IMAGE_CFG = 1.0          # ... without guidance (the negative is blanked, unused)
-Z_IMAGE_SHIFT = 3.0        # ModelSamplingAuraFlow, as ComfyUI's Z-Image Turbo template
-QWEN_IMAGE_STEPS = 20
-QWEN_IMAGE_CFG = 2.5       # the base model runs with a real negative at cfg 2.5-4
+# DInG settings of the Qwen-Image workflow (the Z-Image Turbo one takes DISTILLED_SETTINGS
+# ["z_image_turbo"]): the measured default, ding1 with the ddpm bridge noise, one model call per
+# step. Change them here and rerun this script.
+QWEN_IMAGE_SETTINGS = dict(steps=20, cfg=2.5, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                           particles=1)  # the base model runs with a real negative at cfg 2.5-4
 QWEN_IMAGE_SHIFT = 3.1     # ModelSamplingAuraFlow, as ComfyUI's Qwen-Image template
 Z_IMAGE_MODEL = "z_image_turbo_bf16.safetensors"
 Z_IMAGE_TEXT = "qwen_3_4b.safetensors"
@@ -573,14 +639,9 @@ QWEN_IMAGE_TEXT = "qwen_2.5_vl_7b_fp8_scaled.safetensors"
 QWEN_IMAGE_VAE = "qwen_image_vae.safetensors"
 
 
-def _ding_widgets(steps: int, cfg: float) -> list:
-    """DInG KSampler widgets: seed 42 fixed, the scheduler simple, full denoise, one particle."""
-    return [42, "fixed", steps, cfg, "simple", 1.0, DING_VARIANT, DING_OBS_STD, DING_ETA, 1]
-
-
 def z_image_turbo_inpaint() -> Graph:
-    g = Graph("ding_z_image_turbo_inpaint", "Z-Image Turbo inpaint",
-              f"{Z_IMAGE_STEPS} steps | cfg {Z_IMAGE_CFG:g} | {DING_VARIANT}")
+    ds = DISTILLED_SETTINGS["z_image_turbo"]
+    g = Graph("ding_z_image_turbo_inpaint", "Z-Image Turbo inpaint", settings_summary(ds))
     g.add(1, "UNETLoader", (X[1], 0), [Z_IMAGE_MODEL, "default"])
     g.add(2, "CLIPLoader", (X[1], 115), [Z_IMAGE_TEXT, "lumina2", "default"], size=(260, 106))
     g.add(3, "VAELoader", (X[1], 255), ["ae.safetensors"])
@@ -591,8 +652,8 @@ def z_image_turbo_inpaint() -> Graph:
           color=NEGATIVE, inputs={"conditioning": (5, 0)})
     g.add(7, "DInGInpaintEncode", (X[2], 230), [6, "hard"], color=DING,
           inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
-    g.add(8, "ModelSamplingAuraFlow", (X[2], 390), [Z_IMAGE_SHIFT], inputs={"model": (1, 0)})
-    g.add(9, "DInGKSampler", (X[3], 0), _ding_widgets(Z_IMAGE_STEPS, Z_IMAGE_CFG), color=DING,
+    g.add(8, "ModelSamplingAuraFlow", (X[2], 390), [ds["shift"]], inputs={"model": (1, 0)})
+    g.add(9, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(ds), color=DING,
           inputs={"model": (8, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (7, 0)})
     _tail(g, 10, (4, 0), (7, 1), (9, 0), (3, 0), "ding_z_image_inpaint")
     _note(g, 13,
@@ -600,15 +661,17 @@ def z_image_turbo_inpaint() -> Graph:
           "on the unmasked pixels at every step.\n\n" + mask_steps(ZERO_NEGATIVE) + "\n\n"
           + _files_note([(Z_IMAGE_MODEL, "12.3 GB"), (Z_IMAGE_TEXT, "8 GB"), ("ae.safetensors", "335 MB")])
           + "\n\n"
-          f"Turbo is distilled for few steps without guidance: {Z_IMAGE_STEPS} steps, cfg 1, "
-          f"**ModelSamplingAuraFlow** shift {Z_IMAGE_SHIFT:g} (Z-Image's own). `{DING_VARIANT}` makes "
-          f"{Z_IMAGE_STEPS} model calls. Needs a ComfyUI that knows Z-Image (0.8.0 does, 0.3.64 does not).")
+          f"Turbo is distilled for few steps without guidance: {ds['steps']} steps, cfg {ds['cfg']:g}, "
+          f"**ModelSamplingAuraFlow** shift {ds['shift']:g} (Z-Image's own). `{ds['variant']}` with eta "
+          f"`{ds['eta']}` makes {ds['steps']} model calls (measured on the shift-{ds['shift']:g} grid: "
+          "bench/results/peers_064_fewstep.txt). Needs a ComfyUI that knows Z-Image (0.8.0 does, "
+          "0.3.64 does not).")
     return g
 
 
 def qwen_image_inpaint() -> Graph:
-    g = Graph("ding_qwen_image_inpaint", "Qwen-Image inpaint",
-              f"{QWEN_IMAGE_STEPS} steps | cfg {QWEN_IMAGE_CFG:g} | {DING_VARIANT}")
+    qs = QWEN_IMAGE_SETTINGS
+    g = Graph("ding_qwen_image_inpaint", "Qwen-Image inpaint", settings_summary(qs))
     g.add(1, "UNETLoader", (X[1], 0), [QWEN_IMAGE_MODEL, "default"])
     g.add(2, "CLIPLoader", (X[1], 115), [QWEN_IMAGE_TEXT, "qwen_image", "default"], size=(260, 106))
     g.add(3, "VAELoader", (X[1], 255), [QWEN_IMAGE_VAE])
@@ -620,7 +683,7 @@ def qwen_image_inpaint() -> Graph:
     g.add(7, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
           inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
     g.add(8, "ModelSamplingAuraFlow", (X[2], 505), [QWEN_IMAGE_SHIFT], inputs={"model": (1, 0)})
-    g.add(9, "DInGKSampler", (X[3], 0), _ding_widgets(QWEN_IMAGE_STEPS, QWEN_IMAGE_CFG), color=DING,
+    g.add(9, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(qs), color=DING,
           inputs={"model": (8, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (7, 0)})
     _tail(g, 10, (4, 0), (7, 1), (9, 0), (3, 0), "ding_qwen_image_inpaint")
     _note(g, 13,
@@ -629,10 +692,33 @@ def qwen_image_inpaint() -> Graph:
           + "\n\n"
           + _files_note([(QWEN_IMAGE_MODEL, "20.4 GB"), (QWEN_IMAGE_TEXT, "9.4 GB"), (QWEN_IMAGE_VAE, "254 MB")])
           + "\n\n"
-          f"{QWEN_IMAGE_STEPS} steps, cfg {QWEN_IMAGE_CFG:g} with the negative (2.5-4), "
-          f"**ModelSamplingAuraFlow** shift {QWEN_IMAGE_SHIFT:g} as ComfyUI's template. `{DING_VARIANT}` "
-          f"makes {QWEN_IMAGE_STEPS} model calls (cond and uncond batched). The VAE is a video VAE: "
+          f"{qs['steps']} steps, cfg {qs['cfg']:g} with the negative (2.5-4), "
+          f"**ModelSamplingAuraFlow** shift {QWEN_IMAGE_SHIFT:g} as ComfyUI's template. `{qs['variant']}` "
+          f"makes {qs['steps']} model calls (cond and uncond batched). The VAE is a video VAE: "
           "the picture is a one-frame clip; load one image at a time.")
+    return g
+
+
+SDXL_BASE = "sd_xl_base_1.0.safetensors"
+
+
+def sdxl_inpaint() -> Graph:
+    g = Graph("ding_sdxl_inpaint", "SDXL inpaint", "28 steps | cfg 6 | ding1")
+    g.add(1, "CheckpointLoaderSimple", (X[1], 0), [SDXL_BASE], title="Load Checkpoint (SDXL base 1.0)")
+    g.add(2, "LoadImage", (X[1], 130), [INPUT_IMAGE, "image"])
+    _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
+    g.add(5, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
+          inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
+    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 6.0, "normal", 1.0, "ding1", 0.01, "ddpm", 1],
+          color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
+    _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_sdxl_inpaint")
+    _note(g, 10,
+          "## DInG inpainting, SDXL\n\nThe SDXL base model, not an inpainting checkpoint: DInG "
+          "conditions it on the unmasked pixels at every step.\n\n" + mask_steps(EMPTY_NEGATIVE) + "\n\n"
+          + _files_note([(SDXL_BASE, "6.9 GB: model, both CLIP text encoders and VAE")]) + "\n\n"
+          "SDXL is an eps model: 28 steps, cfg 5-7, scheduler `normal` (or `karras`), `ding1` with "
+          "eta `ddpm`: 28 model calls. Keep images near 1 megapixel (1024x1024, 1152x896, ...); the "
+          "size SDXL is conditioned on is the image's. Fine-tuned SDXL checkpoints load the same way.")
     return g
 
 
@@ -647,42 +733,51 @@ PROMPT_WAN = "an empty city street on a sunny day, parked cars, trees, smooth ca
 NEGATIVE_WAN = "blurry, distorted, flickering, low quality, watermark, text"
 
 
-def wan21_video_inpaint() -> Graph:
-    g = Graph("ding_wan21_video_inpaint", "Wan 2.1 video inpaint",
-              "33 frames | 30 steps | cfg 5 | ding1")
+def _wan_video_inpaint(g: Graph, unet: str, vae: str, frames: int, size, grow: int, feather: int, fps: float,
+                       note: str) -> Graph:
+    """Load Video (clip, mask clip) -> Image From Batch -> Image Scale -> DInG Inpaint Encode ->
+    ModelSamplingSD3 (shift 8) -> DInG KSampler -> VAE Decode -> DInG Composite -> Create Video ->
+    Save Video, with umt5 as a 'wan' CLIP: the Wan video graph, for Wan 2.1 and Wan 2.2 files."""
     x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
-    g.add(1, "UNETLoader", (x[1], 0), [WAN_T2V, "default"], size=(225, 82))
+    g.add(1, "UNETLoader", (x[1], 0), [unet, "default"], size=(225, 82))
     g.add(2, "CLIPLoader", (x[1], 115), [WAN_TEXT, "wan", "default"])
-    g.add(3, "VAELoader", (x[1], 255), [WAN_VAE], size=(225, 58))
+    g.add(3, "VAELoader", (x[1], 255), [vae], size=(225, 58))
     g.add(4, "CLIPTextEncode", (x[1], 345), [PROMPT_WAN], title="Positive prompt (the scene)",
           color=POSITIVE, size=(225, 140), inputs={"clip": (2, 0)})
     g.add(5, "CLIPTextEncode", (x[1], 515), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
           size=(225, 100), inputs={"clip": (2, 0)})
-    # the clip: frames 0 .. WAN_FRAMES-1 at Wan's size
+    # the clip: frames 0 .. frames-1 at the model's size
     g.add(6, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)")
     g.add(7, "GetVideoComponents", (x[2], 235), [], inputs={"video": (6, 0)})
-    g.add(8, "ImageFromBatch", (x[2], 340), [0, WAN_FRAMES], inputs={"image": (7, 0)})
-    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *WAN_SIZE, "center"], inputs={"image": (8, 0)})
+    g.add(8, "ImageFromBatch", (x[2], 340), [0, frames], inputs={"image": (7, 0)})
+    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *size, "center"], inputs={"image": (8, 0)})
     # the mask clip: the same frames at the same size, white = change
     g.add(10, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)")
     g.add(11, "GetVideoComponents", (x[3], 235), [], inputs={"video": (10, 0)})
-    g.add(12, "ImageFromBatch", (x[3], 340), [0, WAN_FRAMES], inputs={"image": (11, 0)})
-    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *WAN_SIZE, "center"], inputs={"image": (12, 0)})
+    g.add(12, "ImageFromBatch", (x[3], 340), [0, frames], inputs={"image": (11, 0)})
+    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *size, "center"], inputs={"image": (12, 0)})
     g.add(14, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (13, 0)})
     # DInG on Wan's own schedule (shift 8)
     g.add(15, "ModelSamplingSD3", (x[4], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(225, 58),
           inputs={"model": (1, 0)})
-    g.add(16, "DInGInpaintEncode", (x[4], 90), [8, "hard"], color=DING, size=(225, 122),
+    g.add(16, "DInGInpaintEncode", (x[4], 90), [grow, "hard"], color=DING, size=(225, 122),
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (3, 0)})
     g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, size=(225, 310),
           inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
     g.add(18, "VAEDecode", (x[4], 610), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
-    g.add(19, "DInGComposite", (x[5], 0), [8], color=DING, size=(225, 102),
+    g.add(19, "DInGComposite", (x[5], 0), [feather], color=DING, size=(225, 102),
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (16, 1)})
-    g.add(20, "CreateVideo", (x[5], 135), [16.0], inputs={"images": (19, 0), "audio": (7, 1)})
+    g.add(20, "CreateVideo", (x[5], 135), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
     g.add(21, "SaveVideo", (x[5], 260), ["ding_video", "auto", "auto"], inputs={"video": (20, 0)})
-    g.add(22, "MarkdownNote", (x[0], 0), [
+    g.add(22, "MarkdownNote", (x[0], 0), [note], title="Read me", color=NOTE, size=(250, 697))
+    return g
+
+
+def wan21_video_inpaint() -> Graph:
+    g = Graph("ding_wan21_video_inpaint", "Wan 2.1 video inpaint",
+              "33 frames | 30 steps | cfg 5 | ding1")
+    return _wan_video_inpaint(g, WAN_T2V, WAN_VAE, WAN_FRAMES, WAN_SIZE, 8, 8, 16.0, (
         "## DInG video inpainting, Wan 2.1\n\n"
         "Remove or replace an object in a clip with the base Wan 2.1 1.3B text-to-video model.\n\n"
         "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
@@ -694,13 +789,108 @@ def wan21_video_inpaint() -> Graph:
         "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
         "the clip's (16 is Wan's).\n\n"
         + _files_note([(WAN_T2V, "2.8 GB"), (WAN_TEXT, "6.7 GB"), (WAN_VAE, "254 MB")]) + "\n\n"
-        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels."],
+        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels."))
+
+
+WAN22_TI2V = "wan2.2_ti2v_5B_fp16.safetensors"
+WAN22_VAE = "wan2.2_vae.safetensors"
+# Wan 2.2 5B's own size (ComfyUI's Wan 2.2 5B template: 1280x704, 121 frames at 24 fps), cut to 49
+# frames (2 s): 13 latent frames of 40x22 tokens = 11,440 tokens per model call instead of 27,280,
+# so attention costs about a sixth and the latent, activations and VAE decode under half, for a
+# consumer GPU. The size stays on the 32-px grid (16-px VAE cells, 2x2 patches).
+WAN22_FRAMES = 49
+WAN22_SIZE = (1280, 704)
+
+
+def wan22_video_inpaint() -> Graph:
+    g = Graph("ding_wan22_video_inpaint", "Wan 2.2 5B video inpaint",
+              "49 frames | 1280x704 | 30 steps | ding1")
+    return _wan_video_inpaint(g, WAN22_TI2V, WAN22_VAE, WAN22_FRAMES, WAN22_SIZE, 16, 16, 24.0, (
+        "## DInG video inpainting, Wan 2.2 5B\n\n"
+        "Remove or replace an object in a clip with the base Wan 2.2 TI2V-5B model and its own "
+        "VAE (16x smaller in space, 4x in time).\n\n"
+        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
+        "and length, white where the picture should change. One mask for all frames instead: "
+        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
+        "2. **ImageFromBatch** keeps 49 frames (1 + 4n: 49 = 2 s at 24 fps; up to 121); both "
+        "clips are scaled to 1280x704, the model's own size.\n"
+        "3. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
+        "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
+        "the clip's (24 is Wan 2.2's).\n\n"
+        + _files_note([(WAN22_TI2V, "10 GB"), (WAN_TEXT, "6.7 GB"), (WAN22_VAE, "1.4 GB")]) + "\n\n"
+        "`ding1`, 30 steps: 30 model calls. Time grows with frames x pixels; fewer frames or "
+        "832x480 for less memory."))
+
+
+LTXV_CKPT = "ltx-video-2b-v0.9.5.safetensors"  # model + VAE in one file
+LTXV_TEXT = "t5xxl_fp16.safetensors"
+LTXV_FRAMES = 97                          # LTX-Video encodes 1 + 8n frames: about 4 s at 25 fps
+LTXV_SIZE = (768, 512)                    # LTX-Video 2B's own size (a multiple of 32)
+LTXV_FPS = 25.0
+PROMPT_LTXV = ("An empty city street on a sunny day, parked cars along the curb and trees on the sidewalk. "
+               "The camera moves slowly forward. Natural light, realistic, high quality video.")
+NEGATIVE_LTXV = "worst quality, inconsistent motion, blurry, jittery, distorted, watermark, text"
+
+
+def ltxv_video_inpaint() -> Graph:
+    g = Graph("ding_ltxv_video_inpaint", "LTX-Video inpaint",
+              "97 frames | 30 steps | cfg 3 | ding1")
+    x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
+    g.add(1, "CheckpointLoaderSimple", (x[1], 0), [LTXV_CKPT], title="Load Checkpoint (model + VAE)",
+          size=(225, 98))
+    g.add(2, "CLIPLoader", (x[1], 130), [LTXV_TEXT, "ltxv", "default"])
+    g.add(3, "CLIPTextEncode", (x[1], 270), [PROMPT_LTXV], title="Positive prompt (the scene)",
+          color=POSITIVE, size=(225, 140), inputs={"clip": (2, 0)})
+    g.add(4, "CLIPTextEncode", (x[1], 445), [NEGATIVE_LTXV], title="Negative prompt", color=NEGATIVE,
+          size=(225, 100), inputs={"clip": (2, 0)})
+    g.add(5, "LTXVConditioning", (x[1], 580), [LTXV_FPS], inputs={"positive": (3, 0), "negative": (4, 0)})
+    # the clip: frames 0 .. LTXV_FRAMES-1 at LTX-Video's size
+    g.add(6, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)")
+    g.add(7, "GetVideoComponents", (x[2], 235), [], inputs={"video": (6, 0)})
+    g.add(8, "ImageFromBatch", (x[2], 340), [0, LTXV_FRAMES], inputs={"image": (7, 0)})
+    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *LTXV_SIZE, "center"], inputs={"image": (8, 0)})
+    # the mask clip: the same frames at the same size, white = change
+    g.add(10, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)")
+    g.add(11, "GetVideoComponents", (x[3], 235), [], inputs={"video": (10, 0)})
+    g.add(12, "ImageFromBatch", (x[3], 340), [0, LTXV_FRAMES], inputs={"image": (11, 0)})
+    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *LTXV_SIZE, "center"], inputs={"image": (12, 0)})
+    g.add(14, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (13, 0)})
+    # DInG on LTX-Video's own schedule (LTXVScheduler, shifted by the clip's token count)
+    g.add(15, "DInGInpaintEncode", (x[4], 0), [8, "hard"], color=DING, size=(225, 122),
+          inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (1, 2)})
+    g.add(16, "LTXVScheduler", (x[4], 155), [30, 2.05, 0.95, True, 0.1], inputs={"latent": (15, 0)})
+    g.add(17, "DInGSampler", (x[4], 345), ["ding1", 0.01, "ddpm", 1], color=DING, size=(225, 130))
+    g.add(18, "VAEDecode", (x[4], 510), inputs={"samples": (19, 0), "vae": (1, 2)}, size=(225, 46))
+    g.add(19, "SamplerCustom", (x[5], 0), [True, 42, "fixed", 3.0],
+          inputs={"model": (1, 0), "positive": (5, 0), "negative": (5, 1), "sampler": (17, 0),
+                  "sigmas": (16, 0), "latent_image": (15, 0)})
+    g.add(20, "DInGComposite", (x[4], 590), [8], color=DING, size=(225, 102),
+          inputs={"original": (9, 0), "generated": (18, 0), "mask": (15, 1)})
+    g.add(21, "CreateVideo", (x[5], 265), [LTXV_FPS], inputs={"images": (20, 0), "audio": (7, 1)})
+    g.add(22, "SaveVideo", (x[5], 390), ["ding_ltxv", "auto", "auto"], size=(225, 307),
+          inputs={"video": (21, 0)})
+    g.add(23, "MarkdownNote", (x[0], 0), [
+        "## DInG video inpainting, LTX-Video\n\n"
+        "Remove or replace an object in a clip with the base LTX-Video 2B model (text-to-video).\n\n"
+        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
+        "and length, white where the picture should change. One mask for all frames instead: "
+        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
+        "2. **ImageFromBatch** keeps 97 frames (LTX-Video takes 1 + 8n: 25, 49, 97, 121); both "
+        "clips are scaled to 768x512 (multiples of 32).\n"
+        "3. Green prompt: the scene without the object, or with the new one (LTX-Video likes long, "
+        "detailed prompts). **Queue**.\n\n"
+        "Outside the mask every frame keeps the original pixels. Set the fps of **LTXVConditioning** "
+        "and **Create Video** to the clip's.\n\n"
+        + _files_note([(LTXV_CKPT, "6 GB"), (LTXV_TEXT, "9.8 GB")]) + "\n\n"
+        "`ding1`, 30 steps: 30 model calls. LTX-Video repaints in cells of 32x32 pixels and "
+        "8 frames."],
         title="Read me", color=NOTE, size=(250, 697))
     return g
 
 
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, z_image_turbo_inpaint, qwen_image_inpaint, wan21_video_inpaint]
+             flux1_dev_inpaint, z_image_turbo_inpaint, qwen_image_inpaint, sdxl_inpaint, wan21_video_inpaint,
+             wan22_video_inpaint, ltxv_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

@@ -41,8 +41,9 @@ class DInGInpaintEncode(io.ComfyNode):
             search_aliases=["inpaint", "outpaint", "mask", "vae encode", "ding"],
             inputs=[
                 io.Image.Input("pixels", tooltip="The image to inpaint (the original; the masked area may "
-                                                 "hold anything). With a video VAE (Wan): the frames of one "
-                                                 "clip, 1 + 4n of them (5, 9, ..., 81)."),
+                                                 "hold anything). With a video VAE: the frames of one clip, "
+                                                 "1 + 4n of them for Wan (5, 9, ..., 81), 1 + 8n for "
+                                                 "LTX-Video (9, 17, ..., 97)."),
                 io.Mask.Input("mask", tooltip="Area to repaint (1 = repaint), e.g. LoadImage's mask from the "
                                               "mask editor. One mask for the whole batch or one per image "
                                               "(one per frame of a clip)."),

@@ -1,9 +1,15 @@
 """bench.peers pieces that need no ComfyUI: the float32 exact denoiser, the mask,
-the equal-call table and the log parser."""
+the equal-call table, the log parser, the few-step plan and report, the grid options
+(also bench.fidelity's --shift) and the plot without matplotlib."""
+import sys
+
+import pytest
 import torch
 
+from bench import fidelity, peers
 from bench.peers import Float32Mixture, best_within, format_table, keep_vector, parse_log, summarize
 from ding_sampler.analytic import InpaintingProblem
+from ding_sampler.schedule import flow_sigmas
 
 
 def test_float32_denoiser_matches_the_float64_reference():
@@ -44,3 +50,113 @@ def test_parse_log_averages_over_seeds(tmp_path):
     assert set(res) == {"ding1/ddpm", "comfy euler"}
     sw, calls, steps, tv = res["ding1/ddpm"][0]
     assert abs(sw - 0.05) < 1e-12 and calls == 20 and steps == 20 and abs(tv - 0.02) < 1e-12
+
+
+def _calls(kind, opts, steps):
+    """Model calls per image of one plan entry (the bench counts them; this is the plan's promise)."""
+    if kind == "comfy":
+        return steps
+    k = opts.get("particles", 1)
+    return k * (2 * steps - 1 if opts["variant"] == "ding" else steps)
+
+
+def test_few_step_plan_fits_the_budgets_with_every_variant_and_eta():
+    """Every DInG variant x eta, every ComfyUI sampler named in the brief, and LanPaint are in the
+    plan; every DInG / ComfyUI run costs at most 12 calls and each of them has a run within every
+    budget 4 / 6 / 8 / 12 that is above 3 calls away from it (so the table's columns are filled)."""
+    plan = peers.few_step_methods(lanpaint=True)
+    labels = [m[0] for m in plan]
+    for variant in ("ding", "ding1"):
+        for eta in peers.ETAS:
+            assert f"{variant}/{eta}" in labels
+    for name in ("euler", "euler_ancestral", "dpmpp_2m"):
+        assert f"comfy {name}" in labels
+    assert "LanPaint" in labels and "LanPaint 1 Langevin step" in labels
+    assert any(m[2].get("particles", 1) > 1 for m in plan)
+    assert any(m[2].get("final_sigma") for m in plan)
+    for label, kind, opts, steps_list in plan:
+        if kind == "lanpaint":
+            assert peers.LANPAINT_DEFAULT_STEPS in steps_list or label != "LanPaint"
+            continue
+        calls = [_calls(kind, opts, s) for s in steps_list]
+        assert max(calls) <= max(peers.FEW_BUDGETS), (label, calls)
+        for b in peers.FEW_BUDGETS:
+            assert any(b - 3 <= c <= b for c in calls), (label, b, calls)
+
+
+def test_with_final_sigma_lowers_only_the_last_positive_level():
+    sig = torch.tensor(flow_sigmas(4, 3.0))
+    low = peers.with_final_sigma(sig, 0.05)
+    assert len(low) == len(sig) and float(low[-2]) == pytest.approx(0.05) and float(low[-1]) == 0.0
+    assert torch.equal(low[:-2], sig[:-2])
+    assert peers.with_final_sigma(sig, None) is sig
+    assert torch.equal(peers.with_final_sigma(sig, 0.9), sig)  # already below 0.9
+    assert torch.equal(peers.with_final_sigma(sig[:-1], 0.05), sig[:-1])  # does not end at 0
+    with pytest.raises(ValueError, match="final_sigma"):
+        peers.with_final_sigma(sig, 0.0)
+
+
+def test_grid_options_and_their_checks():
+    args = peers.parse_args(["--shift", "9.7", "--scheduler", "sgm_uniform", "--few-step"])
+    assert args.shift == 9.7 and args.scheduler == "sgm_uniform" and args.few_step
+    assert peers.parse_args([]).shift == 3.0 and peers.parse_args([]).scheduler == "simple"
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--shift", "0"])
+    assert peers.parse_args(["--budgets", "4", "8"]).budgets == [4, 8] and peers.parse_args([]).budgets is None
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--budgets", "0"])
+    # the grids' shifts are SD3-style: Flux.2's mu 2.02 is exp(2.02) = 7.54, Flux2Scheduler at 1024^2
+    # 9.4-9.9; Z-Image and SD3.5 3
+    shifts = {key: shift for key, shift, _, _ in peers.FEW_STEP_GRIDS}
+    assert shifts["shift 3"] == 3.0 and 9.0 < shifts["shift 9.7"] < 10.0
+    assert peers.grid_of("shift 3 | ding1/ddpm") == ("shift 3", "ding1/ddpm")
+    assert peers.grid_of("comfy euler") == ("", "comfy euler")
+
+
+def test_few_step_report_counts_seed_wins_per_grid(tmp_path):
+    """Two grids from a log: one table each, the best DInG setting per budget, and the seeds on which
+    it beats each peer counted from the per-seed lines (seed 2 of grid A: euler wins)."""
+    rows = []
+    for grid, d_sw, e_sw in (("shift 3", (0.10, 0.20), (0.15, 0.12)), ("shift 9.7", (0.20, 0.21), (0.25, 0.26))):
+        for seed in (1, 2):
+            rows.append(f"seed {seed} {grid} | ding1/ddpm steps    4 calls    4.0 SW1 {d_sw[seed - 1]:.4f} "
+                        f"TV 0.000 (1.0 s)")
+            rows.append(f"seed {seed} {grid} | comfy euler steps    4 calls    4.0 SW1 {e_sw[seed - 1]:.4f} "
+                        f"TV 0.000 (1.0 s)")
+    log = tmp_path / "log.txt"
+    log.write_text("\n".join(rows) + "\nexact vs exact floor SW1 0.0090\n")
+    raw = parse_log(log)
+    assert set(raw) == {"shift 3 | ding1/ddpm", "shift 3 | comfy euler", "shift 9.7 | ding1/ddpm",
+                        "shift 9.7 | comfy euler"}
+    text = peers.few_step_report(raw, 0.009, budgets=(4, 6))
+    a, b = text.split("### shift 9.7")
+    assert "### shift 3 (SD3.5 Large Turbo, Z-Image Turbo" in a
+    assert "| ding1/ddpm | 0.150 (4 calls) | 0.150 (4 calls) |" in a
+    assert "| ding1/ddpm | 0.150 +-0.071 (4) |" in a
+    assert "comfy euler 0.135 (beaten on 1 of 2 seeds)" in a
+    assert "| ding1/ddpm | 0.205 (4 calls) |" in b and "comfy euler 0.255 (beaten on 2 of 2 seeds)" in b
+    assert text.rstrip().endswith("exact vs exact floor SW1 0.0090")
+
+
+def test_plot_without_matplotlib_is_skipped_with_a_message(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    msg = peers.plot({"x": [(0.1, 10, 10, 0.0)]}, 0.01, tmp_path / "p.png")
+    assert msg is not None and "matplotlib is not installed" in msg and str(tmp_path / "p.png") in msg
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_fidelity_shift_reaches_the_grid(monkeypatch):
+    """bench.fidelity --shift / --steps: the runs use flow_sigmas(steps, shift)."""
+    args = fidelity.parse_args(["--shift", "9.7", "--steps", "2", "4"])
+    assert args.shift == 9.7 and args.steps == [2, 4]
+    assert fidelity.parse_args([]).shift is None
+    seen = []
+    real = fidelity.flow_sigmas
+    monkeypatch.setattr(fidelity, "flow_sigmas", lambda steps, shift=3.0: seen.append((steps, shift)) or
+                        real(steps, shift))
+    problem = fidelity.make_problem("gaussian", 8, 0.1, 16)
+    fidelity.run_method("ding1", problem, 4, shift=9.7)
+    fidelity.run_method("replacement", problem, 3)
+    assert seen == [(4, 9.7), (3, 3.0)]
+    with pytest.raises(SystemExit):
+        fidelity.main(["--shift", "-1"])

@@ -132,3 +132,28 @@ def test_pixel_mask_per_frame():
         assert torch.equal(pix[f], expected if 5 <= f <= 8 else torch.zeros(H, W)), f
     with pytest.raises(ValueError, match="latent mask"):
         pixel_mask_from_video_latent(lat[0], 4, (H, W))
+
+
+@pytest.mark.parametrize("stroke_frame,latent_frame", [(0, 0), (1, 1), (8, 1), (9, 2), (16, 2)])
+def test_ltx_video_ratios_time_8_space_32(stroke_frame, latent_frame):
+    """LTX-Video's VAE (8 frames and 32x32 px per latent cell, first frame alone): 17 frames at
+    128x128 make a [3, 4, 4] latent. A 3-px stroke on pixel rows 40-42 (centres 40.5-42.5) lies
+    5.5-7.5 px from the centre of latent row 1 (48) and 24.5-26.5 px from row 0's (16): with the
+    triangle of half-width 32 px it takes about 1/32 * (0.234 + 0.203 + 0.172) = 0.019 of row 0
+    (keep 0.978, the kernel being cut at the top edge: kept) and 1/32 * (0.828 + 0.797 + 0.766) = 0.075 of row 1 (keep 0.925 < 0.95:
+    repainted); row 2's centre (80) is more than 32 px away. Only the latent frame that
+    covers the stroke's frame repaints it, and each pixel frame of that latent frame's span shows
+    latent row 1 at pixel size (rows 32-63)."""
+    frames, size = 17, 128
+    m = torch.zeros(frames, size, size)
+    m[stroke_frame, 40:43, :] = 1
+    lat = video_latent_mask_from_pixels(m, (3, 4, 4), 8)
+    assert lat.shape == (1, 1, 3, 4, 4)
+    for k in range(3):
+        assert repainted_rows(lat[0, 0, k]) == ({1} if k == latent_frame else set()), (stroke_frame, k)
+    pix = pixel_mask_from_video_latent(lat, 8, (size, size))
+    a, b = latent_frame_spans(frames, 8)[latent_frame]
+    expected = torch.zeros(size, size)
+    expected[32:64] = 1
+    for f in range(frames):
+        assert torch.equal(pix[f], expected if a <= f < b else torch.zeros(size, size)), f

@@ -57,8 +57,12 @@ EXPECTED_WORKFLOWS = {
     "ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
     "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_wan21_video_inpaint",
     "ding_z_image_turbo_inpaint", "ding_qwen_image_inpaint",
+    "ding_sdxl_inpaint",
+    "ding_ltxv_video_inpaint",
+    "ding_wan22_video_inpaint",
 }
-VIDEO_WORKFLOWS = {"ding_wan21_video_inpaint"}  # clips in (Load Video), a video out (Save Video)
+# clips in (Load Video), a video out (Save Video)
+VIDEO_WORKFLOWS = {"ding_wan21_video_inpaint", "ding_ltxv_video_inpaint", "ding_wan22_video_inpaint"}
 
 UI_NODE_KEYS = {"id", "type", "pos", "size", "flags", "order", "mode", "inputs", "outputs",
                 "properties", "widgets_values"}
@@ -350,10 +354,51 @@ def test_z_image_and_qwen_image_settings(name, clip_type, shift, negative):
     (clip,) = nodes_of(ui, "CLIPLoader")
     assert named_widgets(clip)["type"] == clip_type
     assert source_of(ui, ks, "negative")[0]["type"] == negative
-    if negative == "ConditioningZeroOut":
-        assert 4 <= w["steps"] <= 10 and w["cfg"] == 1.0
+    if negative == "ConditioningZeroOut":  # Z-Image Turbo: its DISTILLED_SETTINGS entry, shift included
+        ds = gen.DISTILLED_SETTINGS["z_image_turbo"]
+        assert 4 <= w["steps"] <= 10 and w["cfg"] == 1.0 and shift == ds["shift"]
+        for key in ("steps", "cfg", "scheduler", "variant", "eta", "obs_std", "particles"):
+            assert w[key] == ds[key], key
+        assert gen.z_image_turbo_inpaint().summary == gen.settings_summary(ds)
     else:
         assert w["steps"] >= 20 and 2.5 <= w["cfg"] <= 4.0
+
+
+def test_sdxl_settings():
+    """SDXL base (eps): one checkpoint with its CLIPs and VAE, its own cfg range, 28 steps, the
+    checkpoint's VAE for encode and decode."""
+    ui = load_ui("ding_sdxl_inpaint")
+    w = _ding_settings(ui)
+    assert w["steps"] == 28 and 5.0 <= w["cfg"] <= 7.0 and w["denoise"] == 1.0
+    (ckpt,) = nodes_of(ui, "CheckpointLoaderSimple")
+    assert named_widgets(ckpt)["ckpt_name"] == "sd_xl_base_1.0.safetensors"
+    (ks,) = nodes_of(ui, "DInGKSampler")
+    assert source_of(ui, ks, "model") == (ckpt, 0)
+    for name in ("positive", "negative"):
+        enc, _ = source_of(ui, ks, name)
+        assert enc["type"] == "CLIPTextEncode" and source_of(ui, enc, "clip") == (ckpt, 1)
+    (enc,) = nodes_of(ui, "DInGInpaintEncode")
+    (dec,) = nodes_of(ui, "VAEDecode")
+    assert source_of(ui, enc, "vae") == source_of(ui, dec, "vae") == (ckpt, 2)
+
+
+def test_distilled_settings_are_one_table_and_reach_the_turbo_workflow():
+    """DISTILLED_SETTINGS (chosen by bench/results/peers_064_fewstep.txt) holds every distilled
+    family with valid node values, names a grid the few-step bench measures, and the SD3.5 Turbo
+    workflow's sampler and thumbnail subtitle are written from its entry."""
+    from bench.peers import FEW_STEP_GRIDS
+    grids = {key for key, *_ in FEW_STEP_GRIDS}
+    assert set(gen.DISTILLED_SETTINGS) == {"sd35_turbo", "flux2_klein", "z_image_turbo"}
+    for family, ds in gen.DISTILLED_SETTINGS.items():
+        assert ds["variant"] in ("ding1", "ding") and ds["eta"] in ("ddpm", "square", "default", "ddim"), family
+        assert 1 <= ds["steps"] <= 12 and ds["cfg"] == 1.0 and ds["particles"] == 1, family
+        assert ds["bench_grid"] in grids and ds["shift"] > 0, family
+    ds = gen.DISTILLED_SETTINGS["sd35_turbo"]
+    ui = load_ui("ding_sd35_large_turbo_inpaint")
+    w = _ding_settings(ui)
+    for key in ("steps", "cfg", "scheduler", "variant", "eta", "obs_std", "particles"):
+        assert w[key] == ds[key], key
+    assert gen.sd35_large_turbo_inpaint().summary == gen.settings_summary(ds)
 
 
 def test_wan_video_settings():
@@ -385,6 +430,86 @@ def test_wan_video_settings():
     size = lambda c: (c["ImageScale"]["width"], c["ImageScale"]["height"], c["ImageScale"]["crop"])
     assert size(pixels) == size(mask) and size(pixels)[0] % 16 == 0 and size(pixels)[1] % 16 == 0
     assert mask["ImageScale"]["upscale_method"] == "nearest-exact"
+
+
+def _clip_chains(ui, enc):
+    """{node type: widgets} along the encoder's pixels and mask inputs, back to their Load Video."""
+    chains = []
+    for start, _ in (source_of(ui, enc, "pixels"), source_of(ui, enc, "mask")):
+        node, chain = start, []
+        while node["inputs"]:
+            chain.append(node)
+            node, _ = source_of(ui, node, node["inputs"][0]["name"])
+        assert node["type"] == "LoadVideo"
+        chains.append({n["type"]: named_widgets(n) for n in chain})
+    return chains
+
+
+def test_ltxv_video_settings():
+    """LTX-Video 2B: one checkpoint (model + VAE), T5-XXL as an 'ltxv' CLIP, LTXVConditioning at the
+    clip's frame rate on both prompts, LTXVScheduler on the encoder's latent (its shift follows
+    the clip's tokens), DInG Sampler in SamplerCustom; clip and mask clip cut to the same 1 + 8n
+    frames and scaled to the same size on LTX-Video's 32-px grid."""
+    ui = load_ui("ding_ltxv_video_inpaint")
+    (ckpt,) = nodes_of(ui, "CheckpointLoaderSimple")
+    (clip,) = nodes_of(ui, "CLIPLoader")
+    assert named_widgets(clip)["type"] == "ltxv"
+    assert named_widgets(clip)["clip_name"] == "t5xxl_fp16.safetensors"
+    assert named_widgets(ckpt)["ckpt_name"] == "ltx-video-2b-v0.9.5.safetensors"
+    (sc,) = nodes_of(ui, "SamplerCustom")
+    w = named_widgets(sc)
+    assert w["add_noise"] is True and 2.0 <= w["cfg"] <= 4.0
+    assert source_of(ui, sc, "model") == (ckpt, 0)
+    assert source_of(ui, sc, "sampler")[0]["type"] == "DInGSampler"
+    (cond,) = nodes_of(ui, "LTXVConditioning")
+    assert source_of(ui, sc, "positive") == (cond, 0) and source_of(ui, sc, "negative") == (cond, 1)
+    (enc,) = nodes_of(ui, "DInGInpaintEncode")
+    (sched,) = nodes_of(ui, "LTXVScheduler")
+    assert source_of(ui, sc, "sigmas") == (sched, 0) and source_of(ui, sched, "latent") == (enc, 0)
+    assert source_of(ui, sc, "latent_image") == (enc, 0) and named_widgets(sched)["steps"] >= 20
+    assert source_of(ui, enc, "vae") == (ckpt, 2)
+    (video,) = nodes_of(ui, "CreateVideo")
+    assert named_widgets(video)["fps"] == named_widgets(cond)["frame_rate"]
+    pixels, mask = _clip_chains(ui, enc)
+    assert mask["ImageToMask"]["channel"] == "red"
+    assert pixels["ImageFromBatch"] == mask["ImageFromBatch"]
+    assert (pixels["ImageFromBatch"]["length"] - 1) % 8 == 0 and pixels["ImageFromBatch"]["batch_index"] == 0
+    size = lambda c: (c["ImageScale"]["width"], c["ImageScale"]["height"], c["ImageScale"]["crop"])
+    assert size(pixels) == size(mask) and size(pixels)[0] % 32 == 0 and size(pixels)[1] % 32 == 0
+    assert mask["ImageScale"]["upscale_method"] == "nearest-exact"
+
+
+def test_wan22_video_settings():
+    """Wan 2.2 TI2V-5B: the Wan 2.2 files, shift 8, umt5 as a 'wan' CLIP, clip and mask clip cut to
+    the same 1 + 4n frames and scaled to the same size on the Wan 2.2 grid (16-px VAE cells, 2x2
+    patches: 32 px), at 1280x704 (the model's own size) with fewer frames than its 121, the mask
+    grown and the composite feathered by one 16-px cell, Create Video at Wan 2.2's 24 fps."""
+    ui = load_ui("ding_wan22_video_inpaint")
+    (unet,), (vae,), (clip,) = nodes_of(ui, "UNETLoader"), nodes_of(ui, "VAELoader"), nodes_of(ui, "CLIPLoader")
+    assert named_widgets(unet)["unet_name"] == "wan2.2_ti2v_5B_fp16.safetensors"
+    assert named_widgets(vae)["vae_name"] == "wan2.2_vae.safetensors"
+    assert named_widgets(clip) == {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "type": "wan",
+                                   "device": "default"}
+    (ks,) = nodes_of(ui, "DInGKSampler")
+    w = named_widgets(ks)
+    assert w["variant"] == "ding1" and w["denoise"] == 1.0 and 4.0 <= w["cfg"] <= 6.0 and w["steps"] >= 20
+    shift, _ = source_of(ui, ks, "model")
+    assert shift["type"] == "ModelSamplingSD3" and named_widgets(shift)["shift"] == 8.0
+    assert source_of(ui, shift, "model") == (unet, 0)
+    (enc,) = nodes_of(ui, "DInGInpaintEncode")
+    assert source_of(ui, enc, "vae") == (vae, 0)
+    pixels, mask = _clip_chains(ui, enc)
+    assert mask["ImageToMask"]["channel"] == "red"
+    assert pixels["ImageFromBatch"] == mask["ImageFromBatch"]
+    frames = pixels["ImageFromBatch"]["length"]
+    assert (frames - 1) % 4 == 0 and 1 < frames < 121 and pixels["ImageFromBatch"]["batch_index"] == 0
+    size = lambda c: (c["ImageScale"]["width"], c["ImageScale"]["height"], c["ImageScale"]["crop"])
+    assert size(pixels) == size(mask) == (1280, 704, "center")
+    assert size(pixels)[0] % 32 == 0 and size(pixels)[1] % 32 == 0
+    assert mask["ImageScale"]["upscale_method"] == "nearest-exact"
+    assert named_widgets(enc)["grow_mask_by"] == 16
+    (comp,), (video,) = nodes_of(ui, "DInGComposite"), nodes_of(ui, "CreateVideo")
+    assert named_widgets(comp)["feather"] == 16 and named_widgets(video)["fps"] == 24.0
 
 
 def test_outpaint_pads_then_encodes():

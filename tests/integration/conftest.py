@@ -149,6 +149,14 @@ def tiny_sd15_inpaint(comfy_host):
 
 
 @pytest.fixture(scope="session")
+def tiny_sdxl(comfy_host):
+    """tiny_families.TinyFamilyFiles: the smallest UNet ComfyUI detects as SDXL (one level, six res
+    blocks with SDXL's transformer depths 0,0,2,2,10,10, adm 2816; ~121 M parameters, fp16) + a
+    4-channel TAESD with SDXL's scale in checkpoints/tiny_sdxl.safetensors (~243 MB)."""
+    return _tiny_family(comfy_host, "sdxl")
+
+
+@pytest.fixture(scope="session")
 def tiny_lumina2(comfy_host):
     """tiny_families.TinyFamilyFiles: Lumina 2 (1 layer, bf16, diffusion_models/tiny_lumina2.safetensors)
     with the Flux TAESD as VAE."""

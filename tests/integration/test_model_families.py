@@ -1,5 +1,5 @@
 """DInG on more model families inside a real ComfyUI (CPU): Flux.1 dev, SD1.5 (eps), SD1.5 made
-v-prediction by core's ModelSamplingDiscrete, and Lumina 2.
+v-prediction by core's ModelSamplingDiscrete, Lumina 2 and SDXL (eps with adm conditioning).
 
 The tiny random-weight models come from comfy_testbed (family table: families.py; builders:
 tiny_families.py): built from ComfyUI's own classes
@@ -11,6 +11,8 @@ latent region, a thin stroke, determinism and finite outputs.
 
 Flux and Lumina 2 are ~0.5 B parameters (detection fixes their width), so they get few runs
 (about 2 minutes together on 2 cores); `-k "not flux and not lumina2"` keeps the SD1.5 ones.
+SDXL's smallest detected UNet is ~121 M parameters (fp16 file ~252 MB), about 1 s per cfg call
+at 128x128 px.
 Everything here is in the slow tier anyway (conftest marks all integration tests slow); the
 explicit marks below stay in case that changes.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import os
 from pathlib import Path
 
@@ -475,3 +478,191 @@ def test_qwen_image_shipped_workflow_runs(request, comfy_host, ding_nodes, run_p
     enc = result["captured"]["encoded"]
     assert enc["samples"].ndim == enc["noise_mask"].ndim == 5 and enc["samples"].shape[2] == 1
     _shift_node_checks(result, api, ids)
+
+
+# --------------------------------------------------------------------------- SDXL
+
+def _sinusoid(value: float, dim: int = 256) -> torch.Tensor:
+    """The sinusoidal embedding [cos(v f_i), sin(v f_i)], f_i = 10000^(-i/(dim/2)), that SDXL puts
+    on each size number (written out here, not taken from ComfyUI)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    args = torch.tensor([float(value)], dtype=torch.float32) * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)])
+
+
+def _sdxl_adm(pooled: torch.Tensor, height, width, crop_h=0, crop_w=0, target_h=None, target_w=None):
+    """SDXL's adm vector: pooled CLIP-G (1280) + embeddings of height, width, crop_h, crop_w,
+    target height, target width (256 each) = 2816."""
+    sizes = [height, width, crop_h, crop_w, height if target_h is None else target_h,
+             width if target_w is None else target_w]
+    return torch.cat([pooled.float().flatten()] + [_sinusoid(v) for v in sizes])
+
+
+def test_sdxl_conditioning_shapes():
+    """The hand-made SDXL conditioning: CLIP-L + CLIP-G hidden states (2048 wide) and CLIP-G's pooled
+    output (1280); sizes only when asked, both or neither, and only for SDXL."""
+    (cond, extra), = tiny_families.family_conditioning("sdxl", seed=4, batch=2)
+    assert tuple(cond.shape) == (2, tiny_families.SDXL_TOKENS, tiny_families.SDXL_CONTEXT_DIM)
+    assert set(extra) == {"pooled_output"} and tuple(extra["pooled_output"].shape) == (2, 1280)
+    (cond2, sized), = tiny_families.family_conditioning("sdxl", seed=4, batch=2, width=1152, height=896)
+    assert torch.equal(cond, cond2) and torch.equal(extra["pooled_output"], sized["pooled_output"])
+    assert {k: sized[k] for k in sized if k != "pooled_output"} == {
+        "width": 1152, "height": 896, "crop_w": 0, "crop_h": 0, "target_width": 1152, "target_height": 896}
+    with pytest.raises(ValueError, match="width/height"):
+        tiny_families.family_conditioning("sdxl", width=1024)
+    with pytest.raises(ValueError, match="width/height"):
+        tiny_families.family_conditioning("sd15", width=1024, height=1024)
+
+
+def test_sdxl_checkpoint_is_detected(tiny_sdxl, comfy_host):
+    """ComfyUI's detection of the written SDXL file: the SDXL class with SDXL's input transformer
+    depths, context width and adm width, from a UNet about 20x smaller than SDXL's; and SDXL's real
+    layout (meta tensors, nothing allocated) is detected as the same class with the same values on
+    every key the class compares, so both are told apart from SD1.5 / SSD-1B / Refiner alike."""
+    import comfy.latent_formats
+    import comfy.model_detection as md
+    import comfy.supported_models
+    import comfy.utils
+    sd = comfy.utils.load_torch_file(str(tiny_sdxl.paths["ckpt"]))
+    unet = {k[len(tiny_models.CKPT_UNET_PREFIX):]: v for k, v in sd.items()
+            if k.startswith(tiny_models.CKPT_UNET_PREFIX)}
+    cfg = tiny_families.detect(unet)
+    assert type(cfg).__name__ == "SDXL"
+    uc = cfg.unet_config
+    assert uc["transformer_depth"] == [0, 0, 2, 2, 10, 10] and uc["channel_mult"] == [1]
+    assert uc["adm_in_channels"] == tiny_families.SDXL_ADM_DIM == unet["label_emb.0.0.weight"].shape[1]
+    assert uc["context_dim"] == tiny_families.SDXL_CONTEXT_DIM and uc["model_channels"] == 320
+    assert tiny_sdxl.params == sum(v.numel() for v in unet.values())
+    assert {v.dtype for v in unet.values()} == {torch.float16}
+    assert float(sd["first_stage_model.vae_scale"]) == pytest.approx(comfy.latent_formats.SDXL.scale_factor)
+    assert sd["first_stage_model.taesd_decoder.1.weight"].shape[1] == 4
+
+    # SDXL base 1.0's own layout: three levels of two res blocks, 10 transformer blocks in the middle
+    real = dict(uc, num_res_blocks=[2, 2, 2], channel_mult=[1, 2, 4],
+                transformer_depth_output=[0, 0, 0, 2, 2, 2, 10, 10, 10], transformer_depth_middle=10)
+    shapes = tiny_families.shapes_from_config(md.model_config_from_unet_config(real))
+    full = tiny_families.detect(tiny_families._meta(shapes))
+    assert type(full).__name__ == "SDXL"
+    assert full.unet_config["num_res_blocks"] == [2, 2, 2] and full.unet_config["transformer_depth_middle"] == 10
+    for k in comfy.supported_models.SDXL.unet_config:
+        assert full.unet_config[k] == uc[k], k
+    real_params = sum(int(torch.Size(s).numel()) for s in shapes.values())
+    comfy_host.timings["sdxl: tiny UNet M params"] = tiny_sdxl.params / 1e6
+    comfy_host.timings["sdxl: real SDXL UNet M params (meta)"] = real_params / 1e6
+    assert real_params > 2.5e9 and tiny_sdxl.params * 20 < real_params
+
+
+def test_sdxl_adm_reaches_the_network(tiny_sdxl, comfy_host, ding_nodes, run_prompt, model_calls, monkeypatch):
+    """Under DInG (whose run re-encodes the model conds without the noise_mask) SDXL's UNet gets
+    the adm vector y, 2816 wide, built from each conditioning: the positive carries sizes as
+    CLIPTextEncodeSDXL sets them (1152 wide, 896 high), the negative none, as core
+    CLIPTextEncode gives it (ComfyUI then uses the image's size, 128x128). Spied at the diffusion
+    model's forward."""
+    from comfy.ldm.modules.diffusionmodules import openaimodel
+    seen = []
+    orig = openaimodel.UNetModel.forward
+
+    def spy(self, x, timesteps=None, context=None, y=None, *args, **kwargs):
+        seen.append({"y": None if y is None else y.detach().float().clone(),
+                     "context": tuple(context.shape), "x": tuple(x.shape)})
+        return orig(self, x, timesteps, context, y, *args, **kwargs)
+
+    monkeypatch.setattr(openaimodel.UNetModel, "forward", spy)
+    steps = 2
+    prompt = family_prompt("sdxl", tiny_sdxl, variant="ding1", steps=steps)
+    prompt["pos"]["inputs"].update(width=1152, height=896)
+    result = run_prompt(prompt)
+    _record(comfy_host, "sdxl", "adm", result, model_calls)
+    assert model_calls.count == len(seen) == steps
+
+    spec = FAMILY["sdxl"]
+    pos = tiny_families.family_conditioning("sdxl", seed=1, tokens=spec["tokens"], width=1152, height=896)
+    neg = tiny_families.family_conditioning("sdxl", seed=2, tokens=spec["tokens"])
+    expected = {"positive": _sdxl_adm(pos[0][1]["pooled_output"], 896, 1152),
+                "negative": _sdxl_adm(neg[0][1]["pooled_output"], SIZE, SIZE)}
+    assert all(v.shape == (tiny_families.SDXL_ADM_DIM,) for v in expected.values())
+    for call in seen:
+        y = call["y"]
+        assert y is not None and tuple(y.shape) == (2, tiny_families.SDXL_ADM_DIM)  # cond + uncond, cfg > 1
+        assert call["context"] == (2, spec["tokens"], tiny_families.SDXL_CONTEXT_DIM)
+        assert call["x"] == (2, 4, SIZE // 8, SIZE // 8)
+        matched = sorted(name for row in y for name, e in expected.items()
+                         if torch.allclose(row, e, atol=1e-4, rtol=0))
+        assert matched == ["negative", "positive"], [(row - e).abs().max().item()
+                                                     for row in y for e in expected.values()]
+    assert torch.isfinite(result["captured"]["latent"]["samples"]).all()
+
+
+SDXL_WORKFLOW = "ding_sdxl_inpaint"
+
+
+@pytest.fixture
+def sdxl_workflow_files(comfy_host, tiny_sdxl):
+    """The SDXL twin with its checkpoint name pointing at the tiny SDXL checkpoint (a symlink,
+    removed afterwards, as for Flux) and its input image."""
+    api = shipped_workflow_api(SDXL_WORKFLOW)
+    links = [(comfy_host.models_dir / "checkpoints" / node["inputs"]["ckpt_name"], tiny_sdxl.paths["ckpt"])
+             for node in api.values() if node["class_type"] == "CheckpointLoaderSimple"]
+    assert links, "the shipped SDXL workflow has no Load Checkpoint"
+    for link, target in links:
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(target, link)
+    image = tiny_models.make_test_image(SIZE, SIZE, seed=7)
+    mask = tiny_models.make_test_mask(SIZE, SIZE, kind="rect", **RECT)
+    for node in api.values():
+        if node["class_type"] == "LoadImage":
+            comfy_host.write_input_image(node["inputs"]["image"], image, mask)
+    yield {"api": api, "image": image, "mask": mask}
+    for link, _ in links:
+        if link.is_symlink():
+            link.unlink()
+
+
+@pytest.mark.slow
+def test_sdxl_shipped_workflow_runs(comfy_host, ding_nodes, sdxl_workflow_files, run_prompt, model_calls):
+    """The shipped SDXL twin as shipped (Load Checkpoint -> DInG Inpaint/Outpaint Encode -> DInG
+    KSampler at the twin's cfg and scheduler -> VAE Decode -> DInG Composite -> Save Image), except:
+    each CLIPTextEncode replaced by SDXL-shaped DInGTestConditioning (no sizes, as CLIPTextEncode
+    gives them), steps cut to 3."""
+    api = sdxl_workflow_files["api"]
+    prompt = copy.deepcopy(api)
+    for node_id, node in sorted(prompt.items()):
+        if node["class_type"] == "CLIPTextEncode":
+            prompt[node_id] = {"class_type": "DInGTestConditioning", "inputs": {
+                "seed": 100 + int(node_id), "tokens": tiny_families.SDXL_TOKENS, "family": "sdxl"}}
+    ids = {n["class_type"]: i for i, n in prompt.items()}
+    for t in ("CheckpointLoaderSimple", "DInGInpaintEncode", "DInGKSampler", "VAEDecode", "DInGComposite",
+              "SaveImage", "LoadImage"):
+        assert t in ids, f"shipped SDXL workflow has no {t}"
+    sampler = prompt[ids["DInGKSampler"]]["inputs"]
+    assert sampler["cfg"] > 1.0 and sampler["steps"] == 28
+    sampler["steps"] = WORKFLOW_STEPS
+    enc, comp, load = ids["DInGInpaintEncode"], ids["DInGComposite"], ids["LoadImage"]
+    prompt.update({
+        "cap_model": {"class_type": "DInGTestCapture", "inputs": {"value": sampler["model"], "key": "model"}},
+        "cap_enc": {"class_type": "DInGTestCapture", "inputs": {"value": [enc, 0], "key": "encoded"}},
+        "cap_out": {"class_type": "DInGTestCapture", "inputs": {"value": [ids["DInGKSampler"], 0], "key": "latent"}},
+        "cap_comp": {"class_type": "DInGTestCapture", "inputs": {"value": [comp, 0], "key": "composite"}},
+        "cap_img": {"class_type": "DInGTestCapture", "inputs": {"value": [load, 0], "key": "original"}},
+        "cap_repaint": {"class_type": "DInGTestCapture", "inputs": {"value": [enc, 1], "key": "repaint"}},
+    })
+    result = run_prompt(prompt)
+    comfy_host.timings["sdxl shipped workflow: graph s"] = result["wall_s"]
+    cap = result["captured"]
+    import comfy.model_sampling as ms
+    assert type(cap["model"].model.model_config).__name__ == "SDXL"
+    assert isinstance(cap["model"].get_model_object("model_sampling"), ms.EPS)
+    expected = 2 * WORKFLOW_STEPS - 1 if sampler["variant"] == "ding" else WORKFLOW_STEPS
+    assert model_calls.count == expected
+    assert set(model_calls.batch_sizes) == {2}  # cond + uncond in one call at cfg > 1
+    kept, free = kept_and_free(result)
+    assert kept.abs().max().item() <= OBS_STD and free.abs().mean().item() > 0.1
+    assert torch.isfinite(cap["latent"]["samples"]).all() and torch.isfinite(cap["composite"]).all()
+    feather = prompt[comp]["inputs"]["feather"]
+    near = torch.nn.functional.max_pool2d((cap["repaint"] > 0).float()[:, None], 2 * feather + 1, stride=1,
+                                          padding=feather)[:, 0] > 0
+    assert (~near).sum() > 0.1 * near.numel()
+    assert torch.equal(cap["composite"][~near], cap["original"][~near])
+    assert len(comfy_host.output_files(result, ids["SaveImage"])) == 1

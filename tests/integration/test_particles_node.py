@@ -46,3 +46,39 @@ def test_particles_need_ding1(ding_nodes, tiny_sd3, comfy_host, model_calls):
     with pytest.raises(ValueError, match="particles"):
         comfy_host.call_node("DInGSampler", variant="ding", obs_std=OBS_STD, eta="ddpm", particles=2)
     assert model_calls.count == 0
+
+
+def test_particles_rows_carry_their_own_items_conditioning(ding_nodes, tiny_sd3, comfy_host):
+    """A batch of 2 with a different prompt per item and particles K = 2: in every network call
+    each row's text conditioning (tiled by ComfyUI to the K x batch rows) belongs to the same item
+    as the row's latent. The items' latents are told apart in the kept cells (far apart values)."""
+    (model, _, _) = comfy_host.call_node("CheckpointLoaderSimple", ckpt_name=tiny_sd3.ckpt_name)
+    samples = torch.stack([torch.full((16, 16, 16), -2.0), torch.full((16, 16, 16), 2.0)])
+    noise_mask = torch.zeros(2, 1, 16, 16)
+    noise_mask[:, :, 4:12, 4:12] = 1.0
+    latent = {"samples": samples, "noise_mask": noise_mask}
+    cond = tiny_models.sd3_conditioning(1, batch=2)
+    item_context = cond[0][0]                      # [2, T, 4096]: item 0's and item 1's prompt
+    seen = []
+    hook = model.model.diffusion_model.register_forward_pre_hook(
+        lambda mod, args, kwargs: seen.append((args[0].detach().float().clone(), args[1].detach().float().clone(),
+                                               kwargs["context"].detach().float().clone())), with_kwargs=True)
+    try:
+        _sample(comfy_host, model, latent, particles=2, positive=cond, negative=cond, steps=4)
+    finally:
+        hook.remove()
+    assert len(seen) == 4
+    observation = model.model.latent_format.process_in(samples)
+    keep = noise_mask[0, 0] < 0.5
+    checked = 0
+    for x, t, context in seen:
+        assert x.shape[0] == 4 and context.shape[0] == 4  # 2 items x 2 particles
+        if float(t.max()) > 800:  # sigma > 0.8: the state is mostly noise, no item to read off
+            continue
+        checked += 1
+        for row in range(4):
+            kept = x[row][:, keep].mean()
+            latent_item = int(torch.argmin(torch.stack([(kept - observation[b].mean()).abs() for b in (0, 1)])))
+            context_item = [b for b in (0, 1) if torch.allclose(context[row], item_context[b])]
+            assert context_item == [latent_item], (row, context_item, latent_item)
+    assert checked >= 2
