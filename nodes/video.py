@@ -1,10 +1,11 @@
 """The video branch of DInG Inpaint Encode: a clip through a causal video VAE (Wan 2.1 / 2.2).
 
-A video VAE compresses time as well as space. An image model on a video VAE (Qwen-Image, on
-the Wan 2.1 VAE) takes one picture as a one-frame clip: latent and noise_mask [1, C, 1, h, w],
-the 5-D latent its model consumes, and one pixel repaint mask for the composite. ComfyUI's video VAEs (``latent_dim == 3``)
+A video VAE compresses time as well as space. ComfyUI's video VAEs (``latent_dim == 3``)
 encode the first frame alone and then groups of ``time_ratio`` frames into one latent
-frame; the space-time mask rule lives in ``ding_sampler.masks``.
+frame; the space-time mask rule lives in ``ding_sampler.masks``. An image model on a video
+VAE (Qwen-Image, on the Wan 2.1 VAE) takes one picture as a one-frame clip: latent and
+noise_mask [1, C, 1, h, w], the 5-D latent its model consumes, and one pixel repaint mask for
+the composite.
 """
 from __future__ import annotations
 
