@@ -54,6 +54,7 @@ NODE_SHAPES = {
     "ImagePadForOutpaint": ([("image", "IMAGE")], [("IMAGE", "IMAGE"), ("MASK", "MASK")],
                             ["left", "top", "right", "bottom", "feathering"]),
     "ModelSamplingSD3": ([("model", "MODEL")], [("MODEL", "MODEL")], ["shift"]),
+    "ModelSamplingAuraFlow": ([("model", "MODEL")], [("MODEL", "MODEL")], ["shift"]),
     "CFGGuider": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
                   [("GUIDER", "GUIDER")], ["cfg"]),
     "BasicScheduler": ([("model", "MODEL")], [("SIGMAS", "SIGMAS")], ["scheduler", "steps", "denoise"]),
@@ -98,7 +99,8 @@ SIZES = {
     "CheckpointLoaderSimple": (260, 98), "UNETLoader": (260, 82), "TripleCLIPLoader": (260, 106),
     "DualCLIPLoader": (260, 130), "VAELoader": (260, 58), "LoadImage": (260, 330),
     "CLIPTextEncode": (280, 140), "ConditioningZeroOut": (240, 26), "FluxGuidance": (280, 58),
-    "ImagePadForOutpaint": (260, 174), "ModelSamplingSD3": (260, 58), "CFGGuider": (280, 98),
+    "ImagePadForOutpaint": (260, 174), "ModelSamplingSD3": (260, 58), "ModelSamplingAuraFlow": (260, 58),
+    "CFGGuider": (280, 98),
     "BasicScheduler": (280, 106), "RandomNoise": (280, 82), "SamplerCustomAdvanced": (280, 126),
     "VAEDecode": (210, 46), "SaveImage": (280, 330), "DInGInpaintEncode": (280, 122),
     "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (286, 122),
@@ -198,6 +200,26 @@ MODEL_FILES = {
         "vae",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/vae/"
         "wan_2.1_vae.safetensors"),
+    # Z-Image Turbo and Qwen-Image: the files (and names) of ComfyUI's own templates
+    # (comfyui_workflow_templates: image_z_image_turbo, image_qwen_image)
+    "z_image_turbo_bf16.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/diffusion_models/"
+        "z_image_turbo_bf16.safetensors"),
+    "qwen_3_4b.safetensors": (
+        "text_encoders",
+        "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/text_encoders/qwen_3_4b.safetensors"),
+    "qwen_image_fp8_e4m3fn.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/diffusion_models/"
+        "qwen_image_fp8_e4m3fn.safetensors"),
+    "qwen_2.5_vl_7b_fp8_scaled.safetensors": (
+        "text_encoders",
+        "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/text_encoders/"
+        "qwen_2.5_vl_7b_fp8_scaled.safetensors"),
+    "qwen_image_vae.safetensors": (
+        "vae",
+        "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/vae/qwen_image_vae.safetensors"),
     "wan2.2_ti2v_5B_fp16.safetensors": (
         "diffusion_models",
         "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
@@ -210,7 +232,8 @@ MODEL_FILES = {
         "checkpoints", "https://huggingface.co/Lightricks/LTX-Video/resolve/main/ltx-video-2b-v0.9.5.safetensors"),
 }
 # SD3.5 and Flux both use the CLIP-L text encoder; ComfyUI's templates call it
-# clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows.
+# clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows. Flux and
+# Z-Image share the Flux VAE, ae.safetensors (the same file in both repackaged repositories).
 
 # DInG settings of the distilled (few-step) workflows, one entry per family, chosen by measurement:
 # bench/results/peers_064_fewstep.txt (`python -m bench.peers --few-step`, ComfyUI 0.3.64, N = 2000,
@@ -531,6 +554,7 @@ INPUT_ORDER = {
     "SaveImage": ["images", "filename_prefix"],
     "ImagePadForOutpaint": ["image", "left", "top", "right", "bottom", "feathering"],
     "ModelSamplingSD3": ["model", "shift"],
+    "ModelSamplingAuraFlow": ["model", "shift"],
     "CFGGuider": ["model", "positive", "negative", "cfg"],
     "BasicScheduler": ["model", "scheduler", "steps", "denoise"],
     "FluxGuidance": ["conditioning", "guidance"],
@@ -564,6 +588,7 @@ DISPLAY_NAMES = {
     "LoadImage": "Load Image", "CLIPTextEncode": "CLIP Text Encode (Prompt)",
     "ConditioningZeroOut": "ConditioningZeroOut", "FluxGuidance": "FluxGuidance",
     "ImagePadForOutpaint": "Pad Image for Outpainting", "ModelSamplingSD3": "ModelSamplingSD3",
+    "ModelSamplingAuraFlow": "ModelSamplingAuraFlow",
     "CFGGuider": "CFGGuider", "BasicScheduler": "BasicScheduler", "RandomNoise": "RandomNoise",
     "SamplerCustomAdvanced": "SamplerCustomAdvanced", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
     "DInGInpaintEncode": "DInG Inpaint/Outpaint Encode", "DInGKSampler": "DInG Inpaint/Outpaint KSampler",
@@ -773,6 +798,79 @@ def flux1_dev_inpaint() -> Graph:
     return g
 
 
+# DInG settings of the Qwen-Image workflow (the Z-Image Turbo one takes DISTILLED_SETTINGS
+# ["z_image_turbo"]): the measured default, ding1 with the ddpm bridge noise, one model call per
+# step. Change them here and rerun this script.
+QWEN_IMAGE_SETTINGS = dict(steps=20, cfg=2.5, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                           particles=1)  # the base model runs with a real negative at cfg 2.5-4
+QWEN_IMAGE_SHIFT = 3.1     # ModelSamplingAuraFlow, as ComfyUI's Qwen-Image template
+Z_IMAGE_MODEL = "z_image_turbo_bf16.safetensors"
+Z_IMAGE_TEXT = "qwen_3_4b.safetensors"
+QWEN_IMAGE_MODEL = "qwen_image_fp8_e4m3fn.safetensors"
+QWEN_IMAGE_TEXT = "qwen_2.5_vl_7b_fp8_scaled.safetensors"
+QWEN_IMAGE_VAE = "qwen_image_vae.safetensors"
+
+
+def z_image_turbo_inpaint() -> Graph:
+    ds = DISTILLED_SETTINGS["z_image_turbo"]
+    g = Graph("ding_z_image_turbo_inpaint", "Z-Image Turbo inpaint", settings_summary(ds))
+    g.add(1, "UNETLoader", (X[1], 0), [Z_IMAGE_MODEL, "default"])
+    g.add(2, "CLIPLoader", (X[1], 115), [Z_IMAGE_TEXT, "lumina2", "default"], size=(260, 106))
+    g.add(3, "VAELoader", (X[1], 255), ["ae.safetensors"])
+    g.add(4, "LoadImage", (X[1], 345), [INPUT_IMAGE, "image"])
+    g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
+          color=POSITIVE, inputs={"clip": (2, 0)})
+    g.add(6, "ConditioningZeroOut", (X[2], 170), [], title="Negative (blank, unused at cfg 1)",
+          color=NEGATIVE, inputs={"conditioning": (5, 0)})
+    g.add(7, "DInGInpaintEncode", (X[2], 230), [6, "hard"], color=DING,
+          inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
+    g.add(8, "ModelSamplingAuraFlow", (X[2], 390), [ds["shift"]], inputs={"model": (1, 0)})
+    g.add(9, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(ds), color=DING,
+          inputs={"model": (8, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (7, 0)})
+    _tail(g, 10, (4, 0), (7, 1), (9, 0), (3, 0), "ding_z_image_inpaint")
+    _note(g, 13,
+          "## DInG inpainting, Z-Image Turbo\n\nThe text-to-image Turbo model: DInG conditions it "
+          "on the unmasked pixels at every step.\n\n" + mask_steps(ZERO_NEGATIVE) + "\n\n"
+          + _files_note([(Z_IMAGE_MODEL, "12.3 GB"), (Z_IMAGE_TEXT, "8 GB"), ("ae.safetensors", "335 MB")])
+          + "\n\n"
+          f"Turbo is distilled for few steps without guidance: {ds['steps']} steps, cfg {ds['cfg']:g}, "
+          f"**ModelSamplingAuraFlow** shift {ds['shift']:g} (Z-Image's own). `{ds['variant']}` with eta "
+          f"`{ds['eta']}` makes {ds['steps']} model calls (measured on the shift-{ds['shift']:g} grid: "
+          "bench/results/peers_064_fewstep.txt). Needs a ComfyUI that knows Z-Image (0.8.0 does, "
+          "0.3.64 does not).")
+    return g
+
+
+def qwen_image_inpaint() -> Graph:
+    qs = QWEN_IMAGE_SETTINGS
+    g = Graph("ding_qwen_image_inpaint", "Qwen-Image inpaint", settings_summary(qs))
+    g.add(1, "UNETLoader", (X[1], 0), [QWEN_IMAGE_MODEL, "default"])
+    g.add(2, "CLIPLoader", (X[1], 115), [QWEN_IMAGE_TEXT, "qwen_image", "default"], size=(260, 106))
+    g.add(3, "VAELoader", (X[1], 255), [QWEN_IMAGE_VAE])
+    g.add(4, "LoadImage", (X[1], 345), [INPUT_IMAGE, "image"])
+    g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
+          color=POSITIVE, inputs={"clip": (2, 0)})
+    g.add(6, "CLIPTextEncode", (X[2], 170), [""], title="Negative prompt (leave empty)",
+          color=NEGATIVE, inputs={"clip": (2, 0)})
+    g.add(7, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
+          inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
+    g.add(8, "ModelSamplingAuraFlow", (X[2], 505), [QWEN_IMAGE_SHIFT], inputs={"model": (1, 0)})
+    g.add(9, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(qs), color=DING,
+          inputs={"model": (8, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (7, 0)})
+    _tail(g, 10, (4, 0), (7, 1), (9, 0), (3, 0), "ding_qwen_image_inpaint")
+    _note(g, 13,
+          "## DInG inpainting, Qwen-Image\n\nThe text-to-image base model (not Qwen-Image-Edit): "
+          "DInG conditions it on the unmasked pixels at every step.\n\n" + mask_steps(EMPTY_NEGATIVE)
+          + "\n\n"
+          + _files_note([(QWEN_IMAGE_MODEL, "20.4 GB"), (QWEN_IMAGE_TEXT, "9.4 GB"), (QWEN_IMAGE_VAE, "254 MB")])
+          + "\n\n"
+          f"{qs['steps']} steps, cfg {qs['cfg']:g} with the negative (2.5-4), "
+          f"**ModelSamplingAuraFlow** shift {QWEN_IMAGE_SHIFT:g} as ComfyUI's template. `{qs['variant']}` "
+          f"makes {qs['steps']} model calls (cond and uncond batched). The VAE is a video VAE: "
+          "the picture is a one-frame clip; load one image at a time.")
+    return g
+
+
 SDXL_BASE = "sd_xl_base_1.0.safetensors"
 
 
@@ -975,7 +1073,8 @@ def ltxv_video_inpaint() -> Graph:
 
 
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, sdxl_inpaint, wan21_video_inpaint, wan22_video_inpaint, ltxv_video_inpaint]
+             flux1_dev_inpaint, z_image_turbo_inpaint, qwen_image_inpaint, sdxl_inpaint, wan21_video_inpaint,
+             wan22_video_inpaint, ltxv_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

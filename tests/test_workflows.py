@@ -58,6 +58,7 @@ MODEL_WIDGETS = {
 EXPECTED_WORKFLOWS = {
     "ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
     "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_wan21_video_inpaint",
+    "ding_z_image_turbo_inpaint", "ding_qwen_image_inpaint",
     "ding_sdxl_inpaint",
     "ding_ltxv_video_inpaint",
     "ding_wan22_video_inpaint",
@@ -521,6 +522,33 @@ def test_turbo_and_flux_settings():
     assert source_of(ui, ks, "positive")[0]["type"] == "FluxGuidance"
     (clip,) = nodes_of(ui, "DualCLIPLoader")
     assert named_widgets(clip)["type"] == "flux"
+
+
+@pytest.mark.parametrize("name, clip_type, shift, negative", [
+    ("ding_z_image_turbo_inpaint", "lumina2", 3.0, "ConditioningZeroOut"),
+    ("ding_qwen_image_inpaint", "qwen_image", 3.1, "CLIPTextEncode"),
+])
+def test_z_image_and_qwen_image_settings(name, clip_type, shift, negative):
+    """ComfyUI's own template settings: ModelSamplingAuraFlow on the sampler's model, the text
+    encoder as a CLIPLoader of the family's type; Z-Image Turbo few steps at cfg 1 (blank
+    negative), Qwen-Image cfg 2.5-4 with a real (empty) negative prompt."""
+    ui = load_ui(name)
+    (ks,) = nodes_of(ui, "DInGKSampler")
+    w = named_widgets(ks)
+    node, _ = source_of(ui, ks, "model")
+    assert node["type"] == "ModelSamplingAuraFlow" and named_widgets(node)["shift"] == shift
+    assert source_of(ui, node, "model")[0]["type"] == "UNETLoader"
+    (clip,) = nodes_of(ui, "CLIPLoader")
+    assert named_widgets(clip)["type"] == clip_type
+    assert source_of(ui, ks, "negative")[0]["type"] == negative
+    if negative == "ConditioningZeroOut":  # Z-Image Turbo: its DISTILLED_SETTINGS entry, shift included
+        ds = gen.DISTILLED_SETTINGS["z_image_turbo"]
+        assert 4 <= w["steps"] <= 10 and w["cfg"] == 1.0 and shift == ds["shift"]
+        for key in ("steps", "cfg", "scheduler", "variant", "eta", "obs_std", "particles"):
+            assert w[key] == ds[key], key
+        assert gen.z_image_turbo_inpaint().summary == gen.settings_summary(ds)
+    else:
+        assert w["steps"] >= 20 and 2.5 <= w["cfg"] <= 4.0
 
 
 def test_sdxl_settings():
