@@ -39,12 +39,17 @@ class Family:
     flux_guidance: Optional[float] = None   # FluxGuidance node on the positive conditioning
     v_prediction: bool = False      # core ModelSamplingDiscrete v_prediction on the loaded model
     files_fixture: Optional[str] = None     # the session fixture in tests/integration/conftest.py
+    shift: Optional[float] = None   # the flow shift the loaded (and shift-node patched) model samples at
+    shift_node: Optional[str] = None        # core node setting `shift` on the model (ModelSamplingAuraFlow)
+    image_as_frame: bool = False    # an image model on a video VAE: an image is a one-frame clip
 
     @property
     def latent(self) -> str:
         if self.time_ratio:
             return (f"[B,{self.channels},1+(F-1)/{self.time_ratio},H/{self.space_ratio},"
                     f"W/{self.space_ratio}]")
+        if self.image_as_frame:
+            return f"[B,{self.channels},1,H/{self.space_ratio},W/{self.space_ratio}]"
         return f"[B,{self.channels},H/{self.space_ratio},W/{self.space_ratio}]"
 
 
@@ -91,6 +96,15 @@ FAMILIES = {f.name: f for f in [
            "Flux", "CONST", True, 1.0, 3, "simple", BOTH, flux_guidance=3.5, files_fixture="tiny_flux"),
     Family("lumina2", _family("lumina2"), ("UNETLoader", "VAELoader"), "lumina2", 64, 16, 8, None,
            "Lumina2", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_lumina2"),
+    # Z-Image Turbo: ZImage's own shift 3 (its template's ModelSamplingAuraFlow 3 is the same), 8 steps, cfg 1
+    Family("z_image", _family("z_image"), ("UNETLoader", "VAELoader"), "z_image", 40, 16, 8, None,
+           "ZImage", "CONST", True, 1.0, 8, "simple", ("0.8.0",), requires="comfy.supported_models:ZImage",
+           shift=3.0, files_fixture="tiny_z_image"),
+    # Qwen-Image: ComfyUI's template sets ModelSamplingAuraFlow 3.1; cfg > 1 with a negative
+    Family("qwen_image", _family("qwen_image"), ("UNETLoader", "VAELoader", "ModelSamplingAuraFlow"),
+           "qwen_image", 32, 16, 8, None, "QwenImage", "CONST", True, 2.5, 3, "simple", BOTH,
+           requires="comfy.supported_models:QwenImage", shift=3.1, shift_node="ModelSamplingAuraFlow",
+           image_as_frame=True, files_fixture="tiny_qwen_image"),
     Family("sdxl", _family("sdxl"), ("CheckpointLoaderSimple",), "sdxl", 77, 4, 8, None,
            "SDXL", "EPS", False, 5.0, 4, "normal", BOTH, files_fixture="tiny_sdxl"),
     Family("wan21", _wan21, ("UNETLoader", "VAELoader"), "wan", 32, 16, 8, 4,

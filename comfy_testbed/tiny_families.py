@@ -1,4 +1,5 @@
-"""Tiny random-weight models of more families (Flux.1, SD1.5, Lumina 2), written at test time.
+"""Tiny random-weight models of more families (Flux.1, SD1.5, Lumina 2, Z-Image, Qwen-Image),
+written at test time.
 
 Each diffusion model is built by ComfyUI itself: a skeleton of the few keys that ComfyUI's
 `model_detection` reads (meta tensors, no memory) is detected, the detected model config builds
@@ -17,6 +18,18 @@ Families and the keys their detection needs (ComfyUI 0.3.64 and 0.8.0):
 - Lumina 2: `cap_embedder.1.weight` [2304, 2304]; detection fixes dim 2304 / 24 heads and the
   model keeps 2 noise + 2 context refiner blocks, so one layer is ~427 M parameters. Flux latent
   format, so the Flux TAESD is its VAE.
+- Z-Image (Turbo), ComfyUI 0.8.0 only: the same Lumina 2 (NextDiT) keys, detected as ZImage
+  only when `cap_embedder.1.weight` is [3840, 2560] (width 3840, Qwen3-4B context 2560);
+  detection then fixes 30 heads, Z-Image's modulation and rope, and `cap_pad_token` makes it pad
+  text and image tokens to multiples of 32 (as the released file does). One layer + the 2 + 2
+  refiners is ~909 M parameters (bf16, ~1.8 GB). Flux latent format: the Flux TAESD is its VAE.
+  (0.3.64 reads every Lumina 2 file as width 2304, so it cannot load it.)
+- Qwen-Image: `txt_norm.weight` makes detection say qwen_image; it reads only `img_in.weight`'s
+  input width (16 latent channels x 2x2 patch = 64) and the block count, the model class fixes
+  the rest (width 3072 = 24 heads x 128, Qwen2.5-VL-7B context 3584), so one block is ~380 M
+  parameters (bf16, ~0.76 GB). Its VAE is the Wan 2.1 VAE (tiny_wan's, 127 M parameters,
+  fp16); an image goes through it as a one-frame clip: latent [B, 16, 1, h, w], the 5-D latent
+  QwenImage's model consumes (latent format Wan21).
 - SDXL: ComfyUI's SDXL class matches on model_channels 320, use_linear_in_transformer,
   transformer_depth [0, 0, 2, 2, 10, 10], context_dim 2048, adm_in_channels 2816 and
   use_temporal_attention False only (supported_models_base.BASE.matches compares just the keys
@@ -55,13 +68,21 @@ SD15_VAE_SCALE = 0.18215    # latent_formats.SD15
 LUMINA2_CAP_DIM = 2304      # Gemma-2-2B hidden size
 LUMINA2_DIM = 2304
 LUMINA2_TOKENS = 64
+Z_IMAGE_DIM = 3840          # the width ComfyUI detects as Z-Image
+Z_IMAGE_CAP_DIM = 2560      # Qwen3-4B hidden size
+Z_IMAGE_TOKENS = 40         # not a multiple of 32: the model pads it with cap_pad_token
+QWEN_IMAGE_HIDDEN = 3072    # 24 heads x 128, fixed by the model class
+QWEN_IMAGE_CONTEXT = 3584   # Qwen2.5-VL-7B hidden size
+QWEN_IMAGE_TOKENS = 32
 SDXL_CONTEXT_DIM = 2048     # CLIP-L 768 + CLIP-G 1280 hidden states, concatenated
 SDXL_POOLED_DIM = 1280      # CLIP-G pooled
 SDXL_ADM_DIM = 2816         # pooled 1280 + 6 size embeddings of 256 (model_base.SDXL.encode_adm)
 SDXL_TOKENS = 77
 SDXL_VAE_SCALE = 0.13025    # latent_formats.SDXL
 
-FAMILIES = ("flux", "sd15", "sd15_inpaint", "lumina2", "sdxl")
+FAMILIES = ("flux", "sd15", "sd15_inpaint", "lumina2", "sdxl", "z_image", "qwen_image")
+FLUX_TAESD_FAMILIES = ("flux", "lumina2", "z_image")   # Flux latent format: the 16-channel TAESD
+WAN_VAE_FAMILIES = ("qwen_image",)                    # Wan21 latent format: the Wan 2.1 VAE
 CHECKPOINT_VAE_SCALE = {"sd15": SD15_VAE_SCALE, "sd15_inpaint": SD15_VAE_SCALE, "sdxl": SDXL_VAE_SCALE}
 # wan: comfy_testbed/tiny_wan.py builds its model; ltxv: comfy_testbed/tiny_ltxv.py
 CONDITIONING_FAMILIES = ("sd3",) + FAMILIES + ("wan", "ltxv")
@@ -93,6 +114,24 @@ def lumina2_skeleton(layers: int = 1) -> dict:
     sk = {"cap_embedder.1.weight": (LUMINA2_DIM, LUMINA2_CAP_DIM)}
     for i in range(layers):
         sk[f"layers.{i}.attention.qkv.weight"] = (1, 1)
+    return sk
+
+
+def z_image_skeleton(layers: int = 1) -> dict:
+    """The keys Z-Image detection reads (ComfyUI 0.8.0): Lumina 2's, at width 3840, with the pad
+    tokens of the released file."""
+    sk = {"cap_embedder.1.weight": (Z_IMAGE_DIM, Z_IMAGE_CAP_DIM), "cap_pad_token": (1, Z_IMAGE_DIM)}
+    for i in range(layers):
+        sk[f"layers.{i}.attention.qkv.weight"] = (1, 1)
+    return sk
+
+
+def qwen_image_skeleton(blocks: int = 1) -> dict:
+    """The keys Qwen-Image detection reads: txt_norm (the family), img_in's input width
+    (in_channels) and the transformer block count."""
+    sk = {"txt_norm.weight": (QWEN_IMAGE_CONTEXT,), "img_in.weight": (QWEN_IMAGE_HIDDEN, 16 * 2 * 2)}
+    for i in range(blocks):
+        sk[f"transformer_blocks.{i}.attn.to_q.weight"] = (1, 1)
     return sk
 
 
@@ -139,6 +178,10 @@ def family_config(family: str):
         cfg = detect(_meta(flux_skeleton()))
     elif family == "lumina2":
         cfg = detect(_meta(lumina2_skeleton()))
+    elif family == "z_image":
+        cfg = detect(_meta(z_image_skeleton()))
+    elif family == "qwen_image":
+        cfg = detect(_meta(qwen_image_skeleton()))
     elif family in ("sd15", "sd15_inpaint"):
         import comfy.model_detection as md
         cfg = md.model_config_from_unet_config(sd15_unet_config(9 if family == "sd15_inpaint" else 4))
@@ -188,7 +231,9 @@ def write_tiny_family(models_dir, family: str, seed: int = 0, dtype: torch.dtype
     """Write the tiny model files of `family` under models_dir.
 
     flux: diffusion_models/<name>.safetensors (bare keys, bf16) + vae/<vae_name> (Flux TAESD)
-    lumina2: diffusion_models/<name>.safetensors (bf16) + vae/<vae_name> (Flux TAESD)
+    lumina2, z_image: diffusion_models/<name>.safetensors (bf16) + vae/<vae_name> (Flux TAESD)
+    qwen_image: diffusion_models/<name>.safetensors (bf16) + vae/<vae_name> (tiny_wan's Wan 2.1
+            VAE, fp16; the same file as tiny_wan.write_tiny_wan's default VAE)
     sd15, sd15_inpaint: checkpoints/<name>.safetensors (model.diffusion_model.* +
         first_stage_model.taesd_*, float32)
     sdxl: the same checkpoint layout, fp16, TAESD with SDXL's scale
@@ -205,13 +250,20 @@ def write_tiny_family(models_dir, family: str, seed: int = 0, dtype: torch.dtype
     meta = {"ding_test_model": f"tiny_{family}", "seed": seed, "dtype": str(dtype)}
     paths = {}
     fname = f"{name}.safetensors"
-    if family in ("flux", "lumina2"):
-        vae_fname = vae_name or "tiny_flux_vae.safetensors"
+    if family in FLUX_TAESD_FAMILIES + WAN_VAE_FAMILIES:
+        wan_vae = family in WAN_VAE_FAMILIES
+        vae_fname = vae_name or ("tiny_wan21_vae.safetensors" if wan_vae else "tiny_flux_vae.safetensors")
         paths["unet"] = models_dir / "diffusion_models" / fname
         paths["vae"] = models_dir / "vae" / vae_fname
         if overwrite or not paths["vae"].exists():
-            vae_sd = tiny_models.build_taesd_state_dict(seed + 1, 16, FLUX_VAE_SCALE, FLUX_VAE_SHIFT)
-            tiny_models._save(vae_sd, paths["vae"], {**meta, "ding_test_model": "tiny_flux_taesd"})
+            if wan_vae:
+                from comfy_testbed import tiny_wan
+                vae_sd = {k: v.to(torch.float16) for k, v in tiny_wan.build_wan_vae_state_dict(seed + 1).items()}
+                tiny_models._save(vae_sd, paths["vae"], {**meta, "ding_test_model": "tiny_wan21_vae"})
+            else:
+                vae_sd = tiny_models.build_taesd_state_dict(seed + 1, 16, FLUX_VAE_SCALE, FLUX_VAE_SHIFT)
+                tiny_models._save(vae_sd, paths["vae"], {**meta, "ding_test_model": "tiny_flux_taesd"})
+            del vae_sd
         if overwrite or not paths["unet"].exists():
             sd = tiny_models._fill(shapes, seed, dtype=dtype)
             tiny_models._save(sd, paths["unet"], meta)
@@ -226,8 +278,12 @@ def write_tiny_family(models_dir, family: str, seed: int = 0, dtype: torch.dtype
             tiny_models._save(sd, paths["ckpt"], meta)
             del sd
         ckpt_name, unet_name, vae_file = fname, None, None
-    lc = 16 if family in ("flux", "lumina2") else 4
-    vae_params = sum(int(torch.Size(s).numel()) for s in tiny_models.taesd_shapes(lc).values()) + 2
+    if family in WAN_VAE_FAMILIES:
+        from comfy_testbed import tiny_wan
+        vae_params = sum(int(torch.Size(s).numel()) for s in tiny_wan.wan_vae_shapes().values())
+    else:
+        lc = 16 if family in FLUX_TAESD_FAMILIES else 4
+        vae_params = sum(int(torch.Size(s).numel()) for s in tiny_models.taesd_shapes(lc).values()) + 2
     return TinyFamilyFiles(
         family=family, detected=detected, unet_config=dict(cfg.unet_config),
         ckpt_name=ckpt_name, unet_name=unet_name, vae_name=vae_file, paths=paths,
@@ -247,6 +303,10 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     sd15    [[ [B,T,768], {} ]]                                       (T default 77, CLIP-L)
     lumina2 [[ [B,T,2304], {"attention_mask": ones [B,T]} ]]          (T default 64, Gemma-2-2B;
             its text encoder always returns the mask, and Lumina 2's model needs it for num_tokens)
+    z_image [[ [B,T,2560], {"attention_mask": ones [B,T]} ]]          (T default 40, Qwen3-4B; a
+            Lumina 2 model, its text encoder returns the mask the same way)
+    qwen_image [[ [B,T,3584], {} ]]                                   (T default 32, Qwen2.5-VL-7B;
+            its text encoder drops an all-ones mask)
     wan     [[ [B,T,4096], {} ]]                                      (T default 32, umt5-xxl)
     sdxl    [[ [B,T,2048], {"pooled_output": [B,1280]} ]]            (T default 77, CLIP-L + CLIP-G),
             as core CLIPTextEncode gives it: ComfyUI then takes the adm sizes from the latent. With
@@ -266,6 +326,7 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
                                             batch=batch, scale=scale)
     dims = {"flux": (FLUX_CONTEXT_DIM, FLUX_TOKENS), "sd15": (SD15_CONTEXT_DIM, SD15_TOKENS),
             "lumina2": (LUMINA2_CAP_DIM, LUMINA2_TOKENS), "wan": (4096, 32),
+            "z_image": (Z_IMAGE_CAP_DIM, Z_IMAGE_TOKENS), "qwen_image": (QWEN_IMAGE_CONTEXT, QWEN_IMAGE_TOKENS),
             "sdxl": (SDXL_CONTEXT_DIM, SDXL_TOKENS), "ltxv": (4096, 128)}
     if family not in dims:
         raise ValueError(f"family: expected one of {CONDITIONING_FAMILIES}, got {family!r}")
@@ -276,7 +337,7 @@ def family_conditioning(family: str, seed: int = 0, tokens: Optional[int] = None
     if family == "flux":
         extra = {"pooled_output": torch.randn(batch, FLUX_POOLED_DIM, generator=g) * scale,
                  "guidance": float(guidance)}
-    elif family in ("lumina2", "ltxv"):
+    elif family in ("lumina2", "z_image", "ltxv"):
         extra = {"attention_mask": torch.ones(batch, cond.shape[1], dtype=torch.long)}
     elif family == "sdxl":
         extra = {"pooled_output": torch.randn(batch, SDXL_POOLED_DIM, generator=g) * scale}

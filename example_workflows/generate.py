@@ -14,6 +14,12 @@ graph's title (the template browser shows the file name as the template's title)
 * ``<title>.jpg``: the template card's thumbnail (the frontend asks for
   ``<title>.jpg``): the title in large type over a before/after sketch.
 
+Video workflows (a Load Video node makes one) are placed by ``video_layout``: add the nodes with
+``Graph.add`` (positions are replaced; give ``size=`` only to make a node wider or taller than the
+frontend's minimum), then ``video_layout(g, video_columns(...), stretch=(...))``, which sizes the
+columns to the titles, leaves room for our nodes' source badge and saves the largest zoom at which
+the graph shows whole in a 1600x900 browser window (see wan21_video_inpaint).
+
 The JSON files need only the standard library; the thumbnails need Pillow.
 ``tests/test_workflows.py`` checks that the files are what this script writes.
 """
@@ -48,6 +54,7 @@ NODE_SHAPES = {
     "ImagePadForOutpaint": ([("image", "IMAGE")], [("IMAGE", "IMAGE"), ("MASK", "MASK")],
                             ["left", "top", "right", "bottom", "feathering"]),
     "ModelSamplingSD3": ([("model", "MODEL")], [("MODEL", "MODEL")], ["shift"]),
+    "ModelSamplingAuraFlow": ([("model", "MODEL")], [("MODEL", "MODEL")], ["shift"]),
     "CFGGuider": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING")],
                   [("GUIDER", "GUIDER")], ["cfg"]),
     "BasicScheduler": ([("model", "MODEL")], [("SIGMAS", "SIGMAS")], ["scheduler", "steps", "denoise"]),
@@ -95,10 +102,11 @@ SIZES = {
     "CheckpointLoaderSimple": (260, 98), "UNETLoader": (260, 82), "TripleCLIPLoader": (260, 106),
     "DualCLIPLoader": (260, 130), "VAELoader": (260, 58), "LoadImage": (260, 330),
     "CLIPTextEncode": (280, 140), "ConditioningZeroOut": (240, 26), "FluxGuidance": (280, 58),
-    "ImagePadForOutpaint": (260, 174), "ModelSamplingSD3": (260, 58), "CFGGuider": (280, 98),
+    "ImagePadForOutpaint": (260, 174), "ModelSamplingSD3": (260, 58), "ModelSamplingAuraFlow": (260, 58),
+    "CFGGuider": (280, 98),
     "BasicScheduler": (280, 106), "RandomNoise": (280, 82), "SamplerCustomAdvanced": (280, 126),
     "VAEDecode": (210, 46), "SaveImage": (280, 330), "DInGInpaintEncode": (280, 122),
-    "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (280, 122),
+    "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (286, 122),
     "MarkdownNote": (280, 660),
     "CLIPLoader": (225, 106), "LoadVideo": (225, 200), "GetVideoComponents": (225, 70),
     "ImageFromBatch": (225, 82), "ImageScale": (225, 130), "ImageToMask": (225, 58),
@@ -111,6 +119,45 @@ SIZES = {
 # full-window canvas (the side bar, about 64 px, and the menus, about 90 px, float over it).
 VIEW_ORIGIN = (70, 95)
 VIEW_END = (1536, 822)
+
+# ----- what the frontend draws around a node (LiteGraph in ComfyUI frontends 1.27 and 1.35)
+TITLE_BAR = 30    # LiteGraph.NODE_TITLE_HEIGHT, above pos[1]
+BADGE_BAND = 22   # the "ding-inpaint" source badge of a custom node: 20 px high, 2 px above the
+                  # title bar, right-aligned (LGraphNode.drawBadges); nothing may sit under it
+TITLE_PAD = 60    # the title starts 30 px in and is cut ("...") past width - 2 * 30
+                  # (LGraphNode.drawTitleText)
+# Advance widths of the title font, 14px Inter (frontend 1.35; 1.27's 14px Arial is narrower),
+# measured with canvas measureText in Chromium and rounded up to 0.5 px. The sum over a title is
+# within 1.5 px above the frontend's own measure for every title of these workflows.
+_TITLE_FONT = {
+    3.5: "ijl", 4.0: "I ", 4.5: "!,.:;'`", 5.0: "t|", 5.5: "/\\()[]fr", 6.0: "1{}", 6.5: "_-^",
+    7.0: '"', 7.5: "*?s", 8.0: "xkzavyL7Jc", 8.5: "eFnhu5oE2", 9.0: "bdpqg3869Z0#PS$",
+    9.5: "R&T4B+<=>~KY", 10.0: "XAV", 10.5: "DCHUG", 11.0: "NOQ", 11.5: "w", 12.5: "m", 13.0: "M",
+    14.0: "@%W",
+}
+TITLE_CHAR_PX = {c: px for px, chars in _TITLE_FONT.items() for c in chars}
+
+
+def title_px(text: str) -> float:
+    """The width of a node title in the frontend's title font (an upper estimate, 14.0 px for
+    characters outside the table)."""
+    return sum(TITLE_CHAR_PX.get(c, 14.0) for c in text)
+
+
+# ----- the video layout: the view an artist gets in a 1600x900 browser window (1600x757 page)
+# Measured in headless Chromium on an empty graph (elementFromPoint over the page), in canvas
+# pixels at zoom 1 (screen = (pos + offset) * scale, from the canvas element's corner):
+#   frontend 1.35 (ComfyUI 0.8.0): the canvas is the whole page; the side bar covers x < 60,
+#     the tab bar and the floating workflow / Run bars y < 92, the minimap x >= 1344, y >= 500.
+#   frontend 1.27 (ComfyUI 0.3.64): the canvas is the page right of the side bar (64 px) and
+#     below the menu (78 px): 1536 x 679; its minimap covers page x >= 1280, y >= 492, i.e.
+#     canvas x >= 1216, y >= 414.
+# VIDEO_VIEW is the rectangle both show; VIDEO_KEEP_OUT the corner either minimap covers.
+VIDEO_VIEW = (60, 92, 1536, 679)   # x0, y0, x1, y1
+VIDEO_KEEP_OUT = (1216, 414)       # x >= 1216 and y >= 414 is under a minimap
+VIDEO_MARGIN = 8                   # screen pixels kept free inside VIDEO_VIEW
+VIDEO_NODE_WIDTH = 210             # the frontend's narrowest node (LiteGraph.NODE_WIDTH-like minimum)
+NODE_GAP = 12                      # canvas pixels between stacked nodes and between columns
 
 # Where each loader's files go (ComfyUI/models/<folder>), for the frontend's
 # missing-model dialog ("models" property) and for the tests.
@@ -164,6 +211,26 @@ MODEL_FILES = {
         "vae",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/vae/"
         "wan_2.1_vae.safetensors"),
+    # Z-Image Turbo and Qwen-Image: the files (and names) of ComfyUI's own templates
+    # (comfyui_workflow_templates: image_z_image_turbo, image_qwen_image)
+    "z_image_turbo_bf16.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/diffusion_models/"
+        "z_image_turbo_bf16.safetensors"),
+    "qwen_3_4b.safetensors": (
+        "text_encoders",
+        "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/text_encoders/qwen_3_4b.safetensors"),
+    "qwen_image_fp8_e4m3fn.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/diffusion_models/"
+        "qwen_image_fp8_e4m3fn.safetensors"),
+    "qwen_2.5_vl_7b_fp8_scaled.safetensors": (
+        "text_encoders",
+        "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/text_encoders/"
+        "qwen_2.5_vl_7b_fp8_scaled.safetensors"),
+    "qwen_image_vae.safetensors": (
+        "vae",
+        "https://huggingface.co/Comfy-Org/Qwen-Image_ComfyUI/resolve/main/split_files/vae/qwen_image_vae.safetensors"),
     "wan2.2_ti2v_5B_fp16.safetensors": (
         "diffusion_models",
         "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files/"
@@ -176,7 +243,8 @@ MODEL_FILES = {
         "checkpoints", "https://huggingface.co/Lightricks/LTX-Video/resolve/main/ltx-video-2b-v0.9.5.safetensors"),
 }
 # SD3.5 and Flux both use the CLIP-L text encoder; ComfyUI's templates call it
-# clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows.
+# clip_l.safetensors in text_encoders/ for both, so one entry serves both workflows. Flux and
+# Z-Image share the Flux VAE, ae.safetensors (the same file in both repackaged repositories).
 
 # DInG settings of the distilled (few-step) workflows, one entry per family, chosen by measurement:
 # bench/results/peers_064_fewstep.txt (`python -m bench.peers --few-step`, ComfyUI 0.3.64, N = 2000,
@@ -240,6 +308,7 @@ class Graph:
         self.name = title
         self.nodes: dict[int, dict] = {}
         self.wires: list[tuple[int, int, int, str]] = []  # (from_id, from_slot, to_id, input name)
+        self.view_scale = None  # set by video_layout(); None: the image graphs' 1:1 view
 
     def add(self, node_id: int, node_type: str, pos, widgets=(), *, title=None, color=None, size=None,
             inputs=None) -> int:
@@ -248,7 +317,8 @@ class Graph:
             raise ValueError(f"{node_type} takes {len(widget_names)} widget values {widget_names}, got {widgets!r}")
         assert node_id not in self.nodes, node_id
         self.nodes[node_id] = {"id": node_id, "type": node_type, "pos": list(pos), "widgets": list(widgets),
-                               "title": title, "color": color, "size": size or SIZES[node_type]}
+                               "title": title, "color": color, "size": size or SIZES[node_type],
+                               "sized": size is not None}
         known = {n for n, _ in link_inputs}
         for name, (src, slot) in (inputs or {}).items():
             if name not in known:
@@ -324,18 +394,43 @@ class Graph:
             "version": 0.4,
         }
 
+    @property
+    def video(self) -> bool:
+        """A video workflow (clips in through Load Video): laid out with video_layout()."""
+        return any(n["type"] == "LoadVideo" for n in self.nodes.values())
+
+    def node_title(self, node_id: int) -> str:
+        """The title the frontend shows: the node's own title, else its class's display name."""
+        spec = self.nodes[node_id]
+        return spec["title"] or DISPLAY_NAMES.get(spec["type"], spec["type"])
+
+    def box(self, node_id: int):
+        """(x0, y0, x1, y1) the node takes on the canvas: its title bar, and for our nodes the
+        source badge band above it, included."""
+        n = self.nodes[node_id]
+        top = TITLE_BAR + (BADGE_BAND if n["type"] in OURS else 0)
+        return (n["pos"][0], n["pos"][1] - top, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+
     def bounds(self):
         """(x0, y0, x1, y1) of every node, notes included, in canvas units."""
+        if self.view_scale is not None:  # video layout: badges counted
+            boxes = [self.box(i) for i in self.nodes]
+            return tuple(f(b[k] for b in boxes) for k, f in enumerate((min, min, max, max)))
         boxes = [(n["pos"][0], n["pos"][1], n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
                  for n in self.nodes.values()]
         return (min(b[0] for b in boxes), min(b[1] for b in boxes) - 30,  # 30: the title bar
                 max(b[2] for b in boxes), max(b[3] for b in boxes))
 
     def view(self) -> dict:
-        """The saved zoom and offset: 1:1, the graph's corner at VIEW_ORIGIN (screen = (canvas +
-        offset) * scale). The graphs are laid out to fit VIEW_END at that zoom (tested)."""
+        """The saved zoom and offset (screen = (canvas + offset) * scale). Image graphs: 1:1, the
+        graph's corner at VIEW_ORIGIN, laid out to fit VIEW_END (tested). Video graphs (laid out
+        with video_layout()): view_scale, the graph's corner VIDEO_MARGIN inside VIDEO_VIEW."""
         x0, y0, _, _ = self.bounds()
-        return {"scale": 1.0, "offset": [VIEW_ORIGIN[0] - x0, VIEW_ORIGIN[1] - y0]}
+        if self.view_scale is None:
+            return {"scale": 1.0, "offset": [VIEW_ORIGIN[0] - x0, VIEW_ORIGIN[1] - y0]}
+        s = self.view_scale
+        return {"scale": s, "offset": [round((VIDEO_VIEW[0] + VIDEO_MARGIN) / s - x0, 2),
+                                       round((VIDEO_VIEW[1] + VIDEO_MARGIN) / s - y0, 2)]}
 
     def api(self) -> dict:
         out = {}
@@ -363,6 +458,109 @@ class Graph:
         return out
 
 
+# The frontend's own minimum heights (LGraphNode.computeSize, the same in frontends 1.27 and
+# 1.35, measured): a node saved smaller is grown on load, so a layout must count with these.
+# DInGKSampler: 334 measured with 10 widget rows and 4 sockets; start_at_step, end_at_step (2 rows
+# of 24 px) and the observation socket (20 px) add 68 by computeSize's rule (rows x 20 + widgets x
+# (20 + 4) + 8), not measured in a browser.
+MIN_HEIGHTS = {
+    "BasicScheduler": 106, "CFGGuider": 98, "CLIPLoader": 106, "CLIPTextEncode": 88,
+    "CheckpointLoaderSimple": 98, "ConditioningZeroOut": 26, "CreateVideo": 78, "DInGComposite": 122,
+    "DInGInpaintEncode": 122, "DInGKSampler": 402, "DInGSampler": 130, "DualCLIPLoader": 130,
+    "FluxGuidance": 58, "GetVideoComponents": 66, "ImageFromBatch": 82, "ImagePadForOutpaint": 174,
+    "ImageScale": 130, "ImageToMask": 58, "LTXVConditioning": 78, "LTXVScheduler": 154, "LoadImage": 326,
+    "LoadVideo": 82, "MarkdownNote": 88, "ModelSamplingSD3": 58, "RandomNoise": 82, "SamplerCustom": 230,
+    "SamplerCustomAdvanced": 106, "SaveImage": 58,
+    "SaveVideo": 106, "TripleCLIPLoader": 106, "UNETLoader": 82, "VAEDecode": 46, "VAELoader": 58,
+}
+
+# Widths the frontend 1.35 grows a node to, however short its title (Load Video: its upload
+# button), measured like MIN_HEIGHTS.
+MIN_WIDTHS = {"LoadVideo": 223, "SamplerCustom": 212, "DInGSampler": 211}
+
+
+def video_layout(g: Graph, columns, *, stretch=(), gap: int = NODE_GAP) -> float:
+    """Place a video graph's nodes in columns and save the largest zoom at which it fits the page.
+
+    ``columns``: the columns left to right, each a list of node ids top to bottom (every node of
+    the graph exactly once). Each node keeps its height (raised to MIN_HEIGHTS) and gets its
+    column's width: the widest of its nodes' widths (``size=`` given to Graph.add, else
+    VIDEO_NODE_WIDTH and the MIN_HEIGHTS height) and title needs (title_px + TITLE_PAD), so no
+    title is cut. Boxes (title bar, and for our nodes the badge band above it) stack ``gap`` apart,
+    so no badge covers the node above. Each MarkdownNote and each node in ``stretch`` (at most
+    one per column) grows so that its column is as tall as the tallest (room for the note, a
+    Load Video preview, a longer prompt). The zoom: the largest, in steps of 0.01 and at most 1.0,
+    at which every box lies inside VIDEO_VIEW (VIDEO_MARGIN in) and out of VIDEO_KEEP_OUT; stored
+    as g.view_scale (Graph.view writes it) and returned. Raises ValueError if even 0.5 does not
+    fit. Call it after the last Graph.add; positions given to Graph.add are replaced.
+    """
+    placed = [i for col in columns for i in col]
+    if sorted(placed) != sorted(g.nodes):
+        raise ValueError(f"{g.title}: columns must list every node once, got {placed}")
+    g.view_scale = 1.0  # Graph.box/bounds count badges from here on
+    for n in g.nodes.values():
+        if not n["sized"]:
+            n["size"] = [VIDEO_NODE_WIDTH, MIN_HEIGHTS.get(n["type"], n["size"][1])]
+    x, heights = 0, []
+    for col in columns:
+        width = max(max(g.nodes[i]["size"][0], title_px(g.node_title(i)) + TITLE_PAD,
+                        MIN_WIDTHS.get(g.nodes[i]["type"], 0)) for i in col)
+        width = int(-(-width // 5) * 5)  # round up to 5 px
+        y = 0
+        for i in col:
+            n = g.nodes[i]
+            h = max(n["size"][1], MIN_HEIGHTS.get(n["type"], 0))
+            top = TITLE_BAR + (BADGE_BAND if n["type"] in OURS else 0)
+            n["pos"], n["size"] = [x, y + top], [width, h]
+            y += top + h + gap
+        heights.append(y - gap)
+        x += width + gap
+    tallest = max(heights)
+    for col, height in zip(columns, heights):
+        grow = [i for i in col if i in stretch or g.nodes[i]["type"] == "MarkdownNote"]
+        if len(grow) > 1:
+            raise ValueError(f"{g.title}: stretch at most one node per column, got {grow}")
+        if grow:
+            g.nodes[grow[0]]["size"][1] += tallest - height
+            below = col[col.index(grow[0]) + 1:]
+            for i in below:
+                g.nodes[i]["pos"][1] += tallest - height
+    for step in range(100, 49, -1):
+        g.view_scale = step / 100
+        if _fits(g, g.view_scale):
+            return g.view_scale
+    raise ValueError(f"{g.title}: does not fit VIDEO_VIEW even at zoom 0.5")
+
+
+def video_columns(*, note, vae, models, prompts, clip, mask, ding, decode, save):
+    """The columns of the video workflows, for video_layout (each argument a list of node ids,
+    top to bottom): the note over the VAE loader | the diffusion model loader(s) with their
+    patches (ModelSamplingSD3), the text encoder loader, the prompts | the clip's chain (Load
+    Video > Get Video Components > ImageFromBatch > Upscale Image) | the mask clip's chain, the
+    same | its last step (Convert Image to Mask), DInG Encode, DInG KSampler | VAE Decode, DInG
+    Composite, Create Video | Save Video alone at the right, above the minimaps' corner."""
+    return [list(note) + list(vae), list(models) + list(prompts), list(clip), list(mask), list(ding),
+            list(decode), list(save)]
+
+
+def screen_box(g: Graph, node_id: int, scale: float):
+    """A node's box (Graph.box) on the screen in video_layout's view at ``scale``."""
+    gx0, gy0, _, _ = g.bounds()
+    ox, oy = VIDEO_VIEW[0] + VIDEO_MARGIN, VIDEO_VIEW[1] + VIDEO_MARGIN
+    x0, y0, x1, y1 = g.box(node_id)
+    return (ox + (x0 - gx0) * scale, oy + (y0 - gy0) * scale, ox + (x1 - gx0) * scale, oy + (y1 - gy0) * scale)
+
+
+def _fits(g: Graph, scale: float) -> bool:
+    for i in g.nodes:
+        x0, y0, x1, y1 = screen_box(g, i, scale)
+        if x1 > VIDEO_VIEW[2] - VIDEO_MARGIN or y1 > VIDEO_VIEW[3] - VIDEO_MARGIN:
+            return False
+        if x1 > VIDEO_KEEP_OUT[0] - VIDEO_MARGIN and y1 > VIDEO_KEEP_OUT[1] - VIDEO_MARGIN:
+            return False
+    return True
+
+
 # INPUT_TYPES order of every node (links and widgets interleaved as ComfyUI declares them).
 INPUT_ORDER = {
     "CLIPTextEncode": ["text", "clip"],
@@ -370,6 +568,7 @@ INPUT_ORDER = {
     "SaveImage": ["images", "filename_prefix"],
     "ImagePadForOutpaint": ["image", "left", "top", "right", "bottom", "feathering"],
     "ModelSamplingSD3": ["model", "shift"],
+    "ModelSamplingAuraFlow": ["model", "shift"],
     "CFGGuider": ["model", "positive", "negative", "cfg"],
     "BasicScheduler": ["model", "scheduler", "steps", "denoise"],
     "FluxGuidance": ["conditioning", "guidance"],
@@ -404,6 +603,7 @@ DISPLAY_NAMES = {
     "LoadImage": "Load Image", "CLIPTextEncode": "CLIP Text Encode (Prompt)",
     "ConditioningZeroOut": "ConditioningZeroOut", "FluxGuidance": "FluxGuidance",
     "ImagePadForOutpaint": "Pad Image for Outpainting", "ModelSamplingSD3": "ModelSamplingSD3",
+    "ModelSamplingAuraFlow": "ModelSamplingAuraFlow",
     "CFGGuider": "CFGGuider", "BasicScheduler": "BasicScheduler", "RandomNoise": "RandomNoise",
     "SamplerCustomAdvanced": "SamplerCustomAdvanced", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
     "DInGInpaintEncode": "DInG Inpaint/Outpaint Encode", "DInGKSampler": "DInG Inpaint/Outpaint KSampler",
@@ -613,6 +813,79 @@ def flux1_dev_inpaint() -> Graph:
     return g
 
 
+# DInG settings of the Qwen-Image workflow (the Z-Image Turbo one takes DISTILLED_SETTINGS
+# ["z_image_turbo"]): the measured default, ding1 with the ddpm bridge noise, one model call per
+# step. Change them here and rerun this script.
+QWEN_IMAGE_SETTINGS = dict(steps=20, cfg=2.5, scheduler="simple", variant="ding1", eta="ddpm", obs_std=0.01,
+                           particles=1)  # the base model runs with a real negative at cfg 2.5-4
+QWEN_IMAGE_SHIFT = 3.1     # ModelSamplingAuraFlow, as ComfyUI's Qwen-Image template
+Z_IMAGE_MODEL = "z_image_turbo_bf16.safetensors"
+Z_IMAGE_TEXT = "qwen_3_4b.safetensors"
+QWEN_IMAGE_MODEL = "qwen_image_fp8_e4m3fn.safetensors"
+QWEN_IMAGE_TEXT = "qwen_2.5_vl_7b_fp8_scaled.safetensors"
+QWEN_IMAGE_VAE = "qwen_image_vae.safetensors"
+
+
+def z_image_turbo_inpaint() -> Graph:
+    ds = DISTILLED_SETTINGS["z_image_turbo"]
+    g = Graph("ding_z_image_turbo_inpaint", "Z-Image Turbo inpaint", settings_summary(ds))
+    g.add(1, "UNETLoader", (X[1], 0), [Z_IMAGE_MODEL, "default"])
+    g.add(2, "CLIPLoader", (X[1], 115), [Z_IMAGE_TEXT, "lumina2", "default"], size=(260, 106))
+    g.add(3, "VAELoader", (X[1], 255), ["ae.safetensors"])
+    g.add(4, "LoadImage", (X[1], 345), [INPUT_IMAGE, "image"])
+    g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
+          color=POSITIVE, inputs={"clip": (2, 0)})
+    g.add(6, "ConditioningZeroOut", (X[2], 170), [], title="Negative (blank, unused at cfg 1)",
+          color=NEGATIVE, inputs={"conditioning": (5, 0)})
+    g.add(7, "DInGInpaintEncode", (X[2], 230), [6, "hard"], color=DING,
+          inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
+    g.add(8, "ModelSamplingAuraFlow", (X[2], 390), [ds["shift"]], inputs={"model": (1, 0)})
+    g.add(9, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(ds), color=DING,
+          inputs={"model": (8, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (7, 0)})
+    _tail(g, 10, (4, 0), (7, 1), (9, 0), (3, 0), "ding_z_image_inpaint")
+    _note(g, 13,
+          "## DInG inpainting, Z-Image Turbo\n\nThe text-to-image Turbo model: DInG conditions it "
+          "on the unmasked pixels at every step.\n\n" + mask_steps(ZERO_NEGATIVE) + "\n\n"
+          + _files_note([(Z_IMAGE_MODEL, "12.3 GB"), (Z_IMAGE_TEXT, "8 GB"), ("ae.safetensors", "335 MB")])
+          + "\n\n"
+          f"Turbo is distilled for few steps without guidance: {ds['steps']} steps, cfg {ds['cfg']:g}, "
+          f"**ModelSamplingAuraFlow** shift {ds['shift']:g} (Z-Image's own). `{ds['variant']}` with eta "
+          f"`{ds['eta']}` makes {ds['steps']} model calls (measured on the shift-{ds['shift']:g} grid: "
+          "bench/results/peers_064_fewstep.txt). Needs a ComfyUI that knows Z-Image (0.8.0 does, "
+          "0.3.64 does not).")
+    return g
+
+
+def qwen_image_inpaint() -> Graph:
+    qs = QWEN_IMAGE_SETTINGS
+    g = Graph("ding_qwen_image_inpaint", "Qwen-Image inpaint", settings_summary(qs))
+    g.add(1, "UNETLoader", (X[1], 0), [QWEN_IMAGE_MODEL, "default"])
+    g.add(2, "CLIPLoader", (X[1], 115), [QWEN_IMAGE_TEXT, "qwen_image", "default"], size=(260, 106))
+    g.add(3, "VAELoader", (X[1], 255), [QWEN_IMAGE_VAE])
+    g.add(4, "LoadImage", (X[1], 345), [INPUT_IMAGE, "image"])
+    g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_INPAINT], title="Positive prompt (what to paint)",
+          color=POSITIVE, inputs={"clip": (2, 0)})
+    g.add(6, "CLIPTextEncode", (X[2], 170), [""], title="Negative prompt (leave empty)",
+          color=NEGATIVE, inputs={"clip": (2, 0)})
+    g.add(7, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
+          inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
+    g.add(8, "ModelSamplingAuraFlow", (X[2], 505), [QWEN_IMAGE_SHIFT], inputs={"model": (1, 0)})
+    g.add(9, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(qs), color=DING,
+          inputs={"model": (8, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (7, 0)})
+    _tail(g, 10, (4, 0), (7, 1), (9, 0), (3, 0), "ding_qwen_image_inpaint")
+    _note(g, 13,
+          "## DInG inpainting, Qwen-Image\n\nThe text-to-image base model (not Qwen-Image-Edit): "
+          "DInG conditions it on the unmasked pixels at every step.\n\n" + mask_steps(EMPTY_NEGATIVE)
+          + "\n\n"
+          + _files_note([(QWEN_IMAGE_MODEL, "20.4 GB"), (QWEN_IMAGE_TEXT, "9.4 GB"), (QWEN_IMAGE_VAE, "254 MB")])
+          + "\n\n"
+          f"{qs['steps']} steps, cfg {qs['cfg']:g} with the negative (2.5-4), "
+          f"**ModelSamplingAuraFlow** shift {QWEN_IMAGE_SHIFT:g} as ComfyUI's template. `{qs['variant']}` "
+          f"makes {qs['steps']} model calls (cond and uncond batched). The VAE is a video VAE: "
+          "the picture is a one-frame clip; load one image at a time.")
+    return g
+
+
 SDXL_BASE = "sd_xl_base_1.0.safetensors"
 
 
@@ -647,45 +920,55 @@ PROMPT_WAN = "an empty city street on a sunny day, parked cars, trees, smooth ca
 NEGATIVE_WAN = "blurry, distorted, flickering, low quality, watermark, text"
 
 
+def clip_note(example: str = "make_example_clip.py") -> str:
+    """The note's paragraph on where the clips come from (ComfyUI ships no example video)."""
+    return (
+        f"**Your clip.** `{INPUT_VIDEO}` and `{INPUT_MASK_VIDEO}` are placeholder names: ComfyUI "
+        "has no example video. Click **choose file to upload** on each **Load Video** and pick your "
+        "clip, then a mask video of the same clip (white = change). To try the graph first, "
+        f"`python custom_nodes/ding-inpaint/example_workflows/{example}` (ComfyUI's Python) writes "
+        "an example pair with those names into `ComfyUI/input/`; press **R** to reload.")
+
+
 def _wan_video_inpaint(g: Graph, unet: str, vae: str, frames: int, size, grow: int, feather: int, fps: float,
                        note: str) -> Graph:
     """Load Video (clip, mask clip) -> Image From Batch -> Image Scale -> DInG Inpaint Encode ->
     ModelSamplingSD3 (shift 8) -> DInG KSampler -> VAE Decode -> DInG Composite -> Create Video ->
-    Save Video, with umt5 as a 'wan' CLIP: the Wan video graph, for Wan 2.1 and Wan 2.2 files."""
-    x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
-    g.add(1, "UNETLoader", (x[1], 0), [unet, "default"], size=(225, 82))
-    g.add(2, "CLIPLoader", (x[1], 115), [WAN_TEXT, "wan", "default"])
-    g.add(3, "VAELoader", (x[1], 255), [vae], size=(225, 58))
-    g.add(4, "CLIPTextEncode", (x[1], 345), [PROMPT_WAN], title="Positive prompt (the scene)",
-          color=POSITIVE, size=(225, 140), inputs={"clip": (2, 0)})
-    g.add(5, "CLIPTextEncode", (x[1], 515), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
-          size=(225, 100), inputs={"clip": (2, 0)})
+    Save Video, with umt5 as a 'wan' CLIP: the Wan video graph, for Wan 2.1 and Wan 2.2 files,
+    placed by video_layout()."""
+    g.add(1, "UNETLoader", (0, 0), [unet, "default"])
+    g.add(2, "CLIPLoader", (0, 0), [WAN_TEXT, "wan", "default"])
+    g.add(3, "VAELoader", (0, 0), [vae])
+    g.add(4, "CLIPTextEncode", (0, 0), [PROMPT_WAN], title="Positive prompt", color=POSITIVE,
+          inputs={"clip": (2, 0)})
+    g.add(5, "CLIPTextEncode", (0, 0), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
+          inputs={"clip": (2, 0)})
     # the clip: frames 0 .. frames-1 at the model's size
-    g.add(6, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)")
-    g.add(7, "GetVideoComponents", (x[2], 235), [], inputs={"video": (6, 0)})
-    g.add(8, "ImageFromBatch", (x[2], 340), [0, frames], inputs={"image": (7, 0)})
-    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *size, "center"], inputs={"image": (8, 0)})
+    g.add(6, "LoadVideo", (0, 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)", size=(230, 82))
+    g.add(7, "GetVideoComponents", (0, 0), [], inputs={"video": (6, 0)})
+    g.add(8, "ImageFromBatch", (0, 0), [0, frames], inputs={"image": (7, 0)})
+    g.add(9, "ImageScale", (0, 0), ["lanczos", *size, "center"], inputs={"image": (8, 0)})
     # the mask clip: the same frames at the same size, white = change
-    g.add(10, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)")
-    g.add(11, "GetVideoComponents", (x[3], 235), [], inputs={"video": (10, 0)})
-    g.add(12, "ImageFromBatch", (x[3], 340), [0, frames], inputs={"image": (11, 0)})
-    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *size, "center"], inputs={"image": (12, 0)})
-    g.add(14, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (13, 0)})
+    g.add(10, "LoadVideo", (0, 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask video)")
+    g.add(11, "GetVideoComponents", (0, 0), [], inputs={"video": (10, 0)})
+    g.add(12, "ImageFromBatch", (0, 0), [0, frames], inputs={"image": (11, 0)})
+    g.add(13, "ImageScale", (0, 0), ["nearest-exact", *size, "center"], inputs={"image": (12, 0)})
+    g.add(14, "ImageToMask", (0, 0), ["red"], inputs={"image": (13, 0)})
     # DInG on Wan's own schedule (shift 8)
-    g.add(15, "ModelSamplingSD3", (x[4], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(225, 58),
-          inputs={"model": (1, 0)})
-    g.add(16, "DInGInpaintEncode", (x[4], 90), [grow, "hard"], color=DING, size=(225, 122),
+    g.add(15, "ModelSamplingSD3", (0, 0), [8.0], inputs={"model": (1, 0)})
+    g.add(16, "DInGInpaintEncode", (0, 0), [grow, "hard"], color=DING,
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (3, 0)})
-    g.add(17, "DInGKSampler", (x[4], 245), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
-          color=DING, size=(225, 310),
-          inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
-    g.add(18, "VAEDecode", (x[4], 610), inputs={"samples": (17, 0), "vae": (3, 0)}, size=(225, 46))
-    g.add(19, "DInGComposite", (x[5], 0), [feather, "off"], color=DING, size=(225, 122),
+    g.add(17, "DInGKSampler", (0, 0), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
+          color=DING, inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
+    g.add(18, "VAEDecode", (0, 0), inputs={"samples": (17, 0), "vae": (3, 0)})
+    g.add(19, "DInGComposite", (0, 0), [feather, "off"], color=DING,
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (16, 1)})
-    g.add(20, "CreateVideo", (x[5], 155), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
-    g.add(21, "SaveVideo", (x[5], 275), ["ding_video", "auto", "auto"], size=(225, 422),
-          inputs={"video": (20, 0)})
-    g.add(22, "MarkdownNote", (x[0], 0), [note], title="Read me", color=NOTE, size=(250, 697))
+    g.add(20, "CreateVideo", (0, 0), [fps], inputs={"images": (19, 0), "audio": (7, 1)})
+    g.add(21, "SaveVideo", (0, 0), ["ding_video", "auto", "auto"], inputs={"video": (20, 0)})
+    g.add(22, "MarkdownNote", (0, 0), [note], title="Read me", color=NOTE, size=(270, 100))
+    video_layout(g, video_columns(note=[22], vae=[3], models=[1, 15, 2], prompts=[4, 5], clip=[6, 7, 8, 9],
+                                  mask=[10, 11, 12, 13], ding=[14, 16, 17], decode=[18, 19, 20], save=[21]),
+                 stretch=(4, 6, 10))
     return g
 
 
@@ -695,12 +978,11 @@ def wan21_video_inpaint() -> Graph:
     return _wan_video_inpaint(g, WAN_T2V, WAN_VAE, WAN_FRAMES, WAN_SIZE, 8, 8, 16.0, (
         "## DInG video inpainting, Wan 2.1\n\n"
         "Remove or replace an object in a clip with the base Wan 2.1 1.3B text-to-video model.\n\n"
-        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
-        "and length, white where the picture should change. One mask for all frames instead: "
-        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
-        "2. **ImageFromBatch** keeps 33 frames (Wan takes 1 + 4n: 17, 33, 49, 81); both clips "
-        "are scaled to 832x480.\n"
-        "3. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
+        + clip_note() + "\n\n"
+        "1. Both clips are cut to 33 frames (**ImageFromBatch**; Wan takes 1 + 4n: 17, 33, 49, 81) "
+        "and scaled to 832x480. One mask for all frames instead: wire a **Load Image** MASK "
+        "(MaskEditor) to the encoder's mask.\n"
+        "2. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
         "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
         "the clip's (16 is Wan's).\n\n"
         + _files_note([(WAN_T2V, "2.8 GB"), (WAN_TEXT, "6.7 GB"), (WAN_VAE, "254 MB")]) + "\n\n"
@@ -724,12 +1006,11 @@ def wan22_video_inpaint() -> Graph:
         "## DInG video inpainting, Wan 2.2 5B\n\n"
         "Remove or replace an object in a clip with the base Wan 2.2 TI2V-5B model and its own "
         "VAE (16x smaller in space, 4x in time).\n\n"
-        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
-        "and length, white where the picture should change. One mask for all frames instead: "
-        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
-        "2. **ImageFromBatch** keeps 49 frames (1 + 4n: 49 = 2 s at 24 fps; up to 121); both "
-        "clips are scaled to 1280x704, the model's own size.\n"
-        "3. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
+        + clip_note() + "\n\n"
+        "1. Both clips are cut to 49 frames (**ImageFromBatch**; 1 + 4n: 49 = 2 s at 24 fps; up to "
+        "121) and scaled to 1280x704, the model's own size. One mask for all frames instead: wire "
+        "a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
+        "2. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
         "Outside the mask every frame keeps the original pixels. Set **Create Video** fps to "
         "the clip's (24 is Wan 2.2's).\n\n"
         + _files_note([(WAN22_TI2V, "10 GB"), (WAN_TEXT, "6.7 GB"), (WAN22_VAE, "1.4 GB")]) + "\n\n"
@@ -750,56 +1031,59 @@ NEGATIVE_LTXV = "worst quality, inconsistent motion, blurry, jittery, distorted,
 def ltxv_video_inpaint() -> Graph:
     g = Graph("ding_ltxv_video_inpaint", "LTX-Video inpaint",
               "97 frames | 30 steps | cfg 3 | ding1")
-    x = [0, 265, 505, 745, 985, 1225]  # note, models + prompts, clip, mask clip, DInG, output
-    g.add(1, "CheckpointLoaderSimple", (x[1], 0), [LTXV_CKPT], title="Load Checkpoint (model + VAE)",
-          size=(225, 98))
-    g.add(2, "CLIPLoader", (x[1], 130), [LTXV_TEXT, "ltxv", "default"])
-    g.add(3, "CLIPTextEncode", (x[1], 270), [PROMPT_LTXV], title="Positive prompt (the scene)",
-          color=POSITIVE, size=(225, 140), inputs={"clip": (2, 0)})
-    g.add(4, "CLIPTextEncode", (x[1], 445), [NEGATIVE_LTXV], title="Negative prompt", color=NEGATIVE,
-          size=(225, 100), inputs={"clip": (2, 0)})
-    g.add(5, "LTXVConditioning", (x[1], 580), [LTXV_FPS], inputs={"positive": (3, 0), "negative": (4, 0)})
+    g.add(1, "CheckpointLoaderSimple", (0, 0), [LTXV_CKPT], title="Load Checkpoint (model + VAE)")
+    g.add(2, "CLIPLoader", (0, 0), [LTXV_TEXT, "ltxv", "default"])
+    g.add(3, "CLIPTextEncode", (0, 0), [PROMPT_LTXV], title="Positive prompt", color=POSITIVE,
+          inputs={"clip": (2, 0)})
+    g.add(4, "CLIPTextEncode", (0, 0), [NEGATIVE_LTXV], title="Negative prompt", color=NEGATIVE,
+          inputs={"clip": (2, 0)})
+    g.add(5, "LTXVConditioning", (0, 0), [LTXV_FPS], inputs={"positive": (3, 0), "negative": (4, 0)})
     # the clip: frames 0 .. LTXV_FRAMES-1 at LTX-Video's size
-    g.add(6, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)")
-    g.add(7, "GetVideoComponents", (x[2], 235), [], inputs={"video": (6, 0)})
-    g.add(8, "ImageFromBatch", (x[2], 340), [0, LTXV_FRAMES], inputs={"image": (7, 0)})
-    g.add(9, "ImageScale", (x[2], 455), ["lanczos", *LTXV_SIZE, "center"], inputs={"image": (8, 0)})
+    g.add(6, "LoadVideo", (0, 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)", size=(230, 210))
+    g.add(7, "GetVideoComponents", (0, 0), [], inputs={"video": (6, 0)})
+    g.add(8, "ImageFromBatch", (0, 0), [0, LTXV_FRAMES], inputs={"image": (7, 0)})
+    g.add(9, "ImageScale", (0, 0), ["lanczos", *LTXV_SIZE, "center"], inputs={"image": (8, 0)})
     # the mask clip: the same frames at the same size, white = change
-    g.add(10, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)")
-    g.add(11, "GetVideoComponents", (x[3], 235), [], inputs={"video": (10, 0)})
-    g.add(12, "ImageFromBatch", (x[3], 340), [0, LTXV_FRAMES], inputs={"image": (11, 0)})
-    g.add(13, "ImageScale", (x[3], 455), ["nearest-exact", *LTXV_SIZE, "center"], inputs={"image": (12, 0)})
-    g.add(14, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (13, 0)})
+    g.add(10, "LoadVideo", (0, 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask video)",
+          size=(230, 210))
+    g.add(11, "GetVideoComponents", (0, 0), [], inputs={"video": (10, 0)})
+    g.add(12, "ImageFromBatch", (0, 0), [0, LTXV_FRAMES], inputs={"image": (11, 0)})
+    g.add(13, "ImageScale", (0, 0), ["nearest-exact", *LTXV_SIZE, "center"], inputs={"image": (12, 0)})
+    g.add(14, "ImageToMask", (0, 0), ["red"], inputs={"image": (13, 0)})
     # DInG on LTX-Video's own schedule (LTXVScheduler, shifted by the clip's token count)
-    g.add(15, "DInGInpaintEncode", (x[4], 0), [8, "hard"], color=DING, size=(225, 122),
+    g.add(15, "DInGInpaintEncode", (0, 0), [8, "hard"], color=DING,
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (1, 2)})
-    g.add(16, "LTXVScheduler", (x[4], 155), [30, 2.05, 0.95, True, 0.1], inputs={"latent": (15, 0)})
-    g.add(17, "DInGSampler", (x[4], 345), ["ding1", 0.01, "ddpm", 1], color=DING, size=(225, 130))
-    g.add(18, "VAEDecode", (x[5], 265), inputs={"samples": (19, 0), "vae": (1, 2)}, size=(225, 46))
-    g.add(19, "SamplerCustom", (x[5], 0), [True, 42, "fixed", 3.0],
+    g.add(16, "LTXVScheduler", (0, 0), [30, 2.05, 0.95, True, 0.1], inputs={"latent": (15, 0)})
+    g.add(17, "DInGSampler", (0, 0), ["ding1", 0.01, "ddpm", 1], title="DInG Sampler (SAMPLER)", color=DING)
+    g.add(18, "VAEDecode", (0, 0), inputs={"samples": (19, 0), "vae": (1, 2)})
+    g.add(19, "SamplerCustom", (0, 0), [True, 42, "fixed", 3.0],
           inputs={"model": (1, 0), "positive": (5, 0), "negative": (5, 1), "sampler": (17, 0),
                   "sigmas": (16, 0), "latent_image": (15, 0)})
-    g.add(20, "DInGComposite", (x[4], 510), [8, "off"], color=DING, size=(225, 122),
+    g.add(20, "DInGComposite", (0, 0), [8, "off"], color=DING,
           inputs={"original": (9, 0), "generated": (18, 0), "mask": (15, 1)})
-    g.add(21, "CreateVideo", (x[5], 346), [LTXV_FPS], inputs={"images": (20, 0), "audio": (7, 1)})
-    g.add(22, "SaveVideo", (x[5], 471), ["ding_ltxv", "auto", "auto"], size=(225, 226),
-          inputs={"video": (21, 0)})
-    g.add(23, "MarkdownNote", (x[0], 0), [
+    g.add(21, "CreateVideo", (0, 0), [LTXV_FPS], inputs={"images": (20, 0), "audio": (7, 1)})
+    g.add(22, "SaveVideo", (0, 0), ["ding_ltxv", "auto", "auto"], inputs={"video": (21, 0)})
+    g.add(23, "MarkdownNote", (0, 0), [
         "## DInG video inpainting, LTX-Video\n\n"
         "Remove or replace an object in a clip with the base LTX-Video 2B model (text-to-video).\n\n"
-        "1. **Load Video (your clip)** and **Load Video (mask)**: a mask video of the same size "
-        "and length, white where the picture should change. One mask for all frames instead: "
-        "wire a **Load Image** MASK (MaskEditor) to the encoder's mask.\n"
-        "2. **ImageFromBatch** keeps 97 frames (LTX-Video takes 1 + 8n: 25, 49, 97, 121); both "
-        "clips are scaled to 768x512 (multiples of 32).\n"
-        "3. Green prompt: the scene without the object, or with the new one (LTX-Video likes long, "
+        + clip_note() + "\n\n"
+        "1. Both clips are cut to 97 frames (**ImageFromBatch**; LTX-Video takes 1 + 8n: 25, 49, 97, "
+        "121) and scaled to 768x512 (multiples of 32). One mask for all frames instead: wire a "
+        "**Load Image** MASK (MaskEditor) to the encoder's mask.\n"
+        "2. Green prompt: the scene without the object, or with the new one (LTX-Video likes long, "
         "detailed prompts). **Queue**.\n\n"
         "Outside the mask every frame keeps the original pixels. Set the fps of **LTXVConditioning** "
         "and **Create Video** to the clip's.\n\n"
         + _files_note([(LTXV_CKPT, "6 GB"), (LTXV_TEXT, "9.8 GB")]) + "\n\n"
         "`ding1`, 30 steps: 30 model calls. LTX-Video repaints in cells of 32x32 pixels and "
         "8 frames."],
-        title="Read me", color=NOTE, size=(250, 697))
+        title="Read me", color=NOTE, size=(270, 100))
+    # Wan's columns, but right of x 1357 (zoom 0.84) only the top 364 px are clear of the minimaps,
+    # and Sampler Custom (230 px high) does not fit there: it goes under the encoder. The DInG
+    # SAMPLER (no inputs) sits under the checkpoint loader, LTXVScheduler under Save Video (the only
+    # room left at this zoom); both Load Video nodes are 210 high, room for the clip's preview.
+    video_layout(g, [[23, 1, 17], [2, 3, 4, 5], [6, 7, 8, 9], [10, 11, 12, 13], [14, 15, 19], [18, 20, 21],
+                     [22, 16]], stretch=(3, 6, 10))
     return g
 
 
@@ -810,76 +1094,73 @@ WAN22_STEPS, WAN22_SPLIT = 20, 10  # ComfyUI's own Wan 2.2 14B t2v template: 20 
 
 def wan22_a14b_video_inpaint() -> Graph:
     """Wan 2.2 A14B: the high-noise expert samples steps 0-10 and returns DInG's noisy state, the
-    low-noise expert continues it from step 10 (start_at_step) with the observation that the first
-    DInG KSampler's output carries (docs/algorithm.md, section 13)."""
+    low-noise expert continues it from step 10 (start_at_step) with the encoder's latent as its
+    observation (docs/algorithm.md, section 13). Placed by video_layout()."""
     g = Graph("ding_wan22_a14b_video_inpaint", "Wan 2.2 A14B inpaint",
               f"two experts | {WAN_FRAMES} frames | {WAN22_STEPS} steps | ding1")
-    w = 195  # seven columns of 207 px fit the window
-    x = [0, 205, 412, 619, 826, 1033, 1240]  # note, models + prompts, clip, mask clip, high, low, output
-    g.add(1, "UNETLoader", (x[1], 0), [WAN22_HIGH, "default"], title="Load Diffusion Model (high noise)",
-          size=(w, 82))
-    g.add(2, "UNETLoader", (x[1], 115), [WAN22_LOW, "default"], title="Load Diffusion Model (low noise)",
-          size=(w, 82))
-    g.add(3, "CLIPLoader", (x[1], 230), [WAN_TEXT, "wan", "default"], size=(w, 106))
-    g.add(4, "VAELoader", (x[1], 370), [WAN_VAE], size=(w, 58))
-    g.add(5, "CLIPTextEncode", (x[1], 460), [PROMPT_WAN], title="Positive prompt (the scene)",
-          color=POSITIVE, size=(w, 110), inputs={"clip": (3, 0)})
-    g.add(6, "CLIPTextEncode", (x[1], 605), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
-          size=(w, 90), inputs={"clip": (3, 0)})
+    g.add(1, "UNETLoader", (0, 0), [WAN22_HIGH, "default"], title="Load Diffusion Model (high noise)")
+    g.add(2, "UNETLoader", (0, 0), [WAN22_LOW, "default"], title="Load Diffusion Model (low noise)")
+    g.add(3, "CLIPLoader", (0, 0), [WAN_TEXT, "wan", "default"])
+    g.add(4, "VAELoader", (0, 0), [WAN_VAE])
+    g.add(5, "CLIPTextEncode", (0, 0), [PROMPT_WAN], title="Positive prompt", color=POSITIVE,
+          inputs={"clip": (3, 0)})
+    g.add(6, "CLIPTextEncode", (0, 0), [NEGATIVE_WAN], title="Negative prompt", color=NEGATIVE,
+          inputs={"clip": (3, 0)})
     # the clip and the mask clip: frames 0 .. WAN_FRAMES-1 at the same size
-    g.add(7, "LoadVideo", (x[2], 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)", size=(w, 200))
-    g.add(8, "GetVideoComponents", (x[2], 235), [], inputs={"video": (7, 0)}, size=(w, 70))
-    g.add(9, "ImageFromBatch", (x[2], 340), [0, WAN_FRAMES], inputs={"image": (8, 0)}, size=(w, 82))
-    g.add(10, "ImageScale", (x[2], 455), ["lanczos", *WAN_SIZE, "center"], inputs={"image": (9, 0)}, size=(w, 130))
-    g.add(11, "LoadVideo", (x[3], 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask, white = change)",
-          size=(w, 200))
-    g.add(12, "GetVideoComponents", (x[3], 235), [], inputs={"video": (11, 0)}, size=(w, 70))
-    g.add(13, "ImageFromBatch", (x[3], 340), [0, WAN_FRAMES], inputs={"image": (12, 0)}, size=(w, 82))
-    g.add(14, "ImageScale", (x[3], 455), ["nearest-exact", *WAN_SIZE, "center"], inputs={"image": (13, 0)},
-          size=(w, 130))
-    g.add(15, "ImageToMask", (x[3], 620), ["red"], inputs={"image": (14, 0)}, size=(w, 58))
+    g.add(7, "LoadVideo", (0, 0), [INPUT_VIDEO, "image"], title="Load Video (your clip)", size=(230, 82))
+    g.add(8, "GetVideoComponents", (0, 0), [], inputs={"video": (7, 0)})
+    g.add(9, "ImageFromBatch", (0, 0), [0, WAN_FRAMES], inputs={"image": (8, 0)})
+    g.add(10, "ImageScale", (0, 0), ["lanczos", *WAN_SIZE, "center"], inputs={"image": (9, 0)})
+    g.add(11, "LoadVideo", (0, 0), [INPUT_MASK_VIDEO, "image"], title="Load Video (mask video)")
+    g.add(12, "GetVideoComponents", (0, 0), [], inputs={"video": (11, 0)})
+    g.add(13, "ImageFromBatch", (0, 0), [0, WAN_FRAMES], inputs={"image": (12, 0)})
+    g.add(14, "ImageScale", (0, 0), ["nearest-exact", *WAN_SIZE, "center"], inputs={"image": (13, 0)})
+    g.add(15, "ImageToMask", (0, 0), ["red"], inputs={"image": (14, 0)})
     # the high-noise expert: steps 0 .. WAN22_SPLIT, returns DInG's noisy state there
-    g.add(16, "ModelSamplingSD3", (x[4], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(w, 58),
-          inputs={"model": (1, 0)})
-    g.add(17, "DInGKSampler", (x[4], 90),
-          [42, "fixed", WAN22_STEPS, 3.5, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, WAN22_SPLIT],
-          title="DInG KSampler (high noise)", color=DING, size=(w, 420),
-          inputs={"model": (16, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (18, 0)})
-    g.add(18, "DInGInpaintEncode", (x[4], 545), [8, "hard"], color=DING, size=(w, 122),
+    g.add(16, "ModelSamplingSD3", (0, 0), [8.0], inputs={"model": (1, 0)})
+    g.add(18, "DInGInpaintEncode", (0, 0), [8, "hard"], color=DING,
           inputs={"pixels": (10, 0), "mask": (15, 0), "vae": (4, 0)})
+    g.add(17, "DInGKSampler", (0, 0),
+          [42, "fixed", WAN22_STEPS, 3.5, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, WAN22_SPLIT],
+          title="DInG KSampler (high noise)", color=DING,
+          inputs={"model": (16, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (18, 0)})
     # the low-noise expert: continues from step WAN22_SPLIT with the same seed, steps and scheduler
-    g.add(19, "ModelSamplingSD3", (x[5], 0), [8.0], title="ModelSamplingSD3 (shift 8)", size=(w, 58),
-          inputs={"model": (2, 0)})
-    g.add(20, "DInGKSampler", (x[5], 90),
+    g.add(19, "ModelSamplingSD3", (0, 0), [8.0], inputs={"model": (2, 0)})
+    g.add(20, "DInGKSampler", (0, 0),
           [42, "fixed", WAN22_STEPS, 3.5, "simple", 1.0, "ding1", 0.01, "ddpm", 1, WAN22_SPLIT, 10000],
-          title="DInG KSampler (low noise)", color=DING, size=(w, 420),
+          title="DInG KSampler (low noise)", color=DING,
           inputs={"model": (19, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (17, 0),
                   "observation": (18, 0)})
-    g.add(21, "VAEDecode", (x[5], 545), inputs={"samples": (20, 0), "vae": (4, 0)}, size=(w, 46))
-    g.add(22, "DInGComposite", (x[6], 0), [8, "off"], color=DING, size=(w, 122),
+    g.add(21, "VAEDecode", (0, 0), inputs={"samples": (20, 0), "vae": (4, 0)})
+    g.add(22, "DInGComposite", (0, 0), [8, "off"], color=DING,
           inputs={"original": (10, 0), "generated": (21, 0), "mask": (18, 1)})
-    g.add(23, "CreateVideo", (x[6], 155), [16.0], inputs={"images": (22, 0), "audio": (8, 1)}, size=(w, 80))
-    g.add(24, "SaveVideo", (x[6], 270), ["ding_video", "auto", "auto"], inputs={"video": (23, 0)}, size=(w, 420))
-    g.add(25, "MarkdownNote", (x[0], 0), [
+    g.add(23, "CreateVideo", (0, 0), [16.0], inputs={"images": (22, 0), "audio": (8, 1)})
+    g.add(24, "SaveVideo", (0, 0), ["ding_video", "auto", "auto"], inputs={"video": (23, 0)})
+    g.add(25, "MarkdownNote", (0, 0), [
         "## DInG video inpainting, Wan 2.2 A14B\n\n"
         "Wan 2.2 A14B is two models: the **high-noise** expert lays out the picture (steps 0-10), "
         "the **low-noise** expert refines it (steps 10-20), as in ComfyUI's own Wan 2.2 template.\n\n"
-        "1. **Load Video (your clip)** and **Load Video (mask)**: same size and length, white "
-        "where the picture should change.\n"
+        + clip_note() + "\n\n"
+        "1. Both clips are cut to 33 frames (**ImageFromBatch**; Wan takes 1 + 4n) and scaled to "
+        "832x480.\n"
         "2. Green prompt: the scene without the object, or with the new one. **Queue**.\n\n"
-        "The first DInG Inpaint/Outpaint KSampler stops at step 10 (`end_at_step`) and passes its noisy latent to "
-        "the second (`start_at_step` 10, no noise added), which also gets the encoded original "
-        "(`observation`). Keep **seed, steps and scheduler the same in both**.\n\n"
+        "The first DInG Inpaint/Outpaint KSampler stops at step 10 (`end_at_step`) and passes its "
+        "noisy latent to the second (`start_at_step` 10, no noise added), which also gets the encoded "
+        "original (`observation`). Keep **seed, steps and scheduler the same in both**.\n\n"
         + _files_note([(WAN22_HIGH, "14.3 GB"), (WAN22_LOW, "14.3 GB"), (WAN_TEXT, "6.7 GB"),
                        (WAN_VAE, "254 MB")]) + "\n\n"
         "`ding1`, 20 steps: 20 model calls, 10 per expert."],
-        title="Read me", color=NOTE, size=(190, 697))
+        title="Read me", color=NOTE, size=(270, 100))
+    video_layout(g, video_columns(note=[25], vae=[4], models=[1, 16, 2, 19, 3], prompts=[5, 6],
+                                  clip=[7, 8, 9, 10], mask=[11, 12, 13, 14], ding=[15, 18, 17],
+                                  decode=[20, 21, 22, 23], save=[24]),
+                 stretch=(5, 7, 11))
     return g
 
 
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, sdxl_inpaint, wan21_video_inpaint, wan22_video_inpaint,
-             wan22_a14b_video_inpaint, ltxv_video_inpaint]
+             flux1_dev_inpaint, z_image_turbo_inpaint, qwen_image_inpaint, sdxl_inpaint, wan21_video_inpaint,
+             wan22_video_inpaint, wan22_a14b_video_inpaint, ltxv_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

@@ -2,7 +2,10 @@
 
 A video VAE compresses time as well as space. ComfyUI's video VAEs (``latent_dim == 3``)
 encode the first frame alone and then groups of ``time_ratio`` frames into one latent
-frame; the space-time mask rule lives in ``ding_sampler.masks``.
+frame; the space-time mask rule lives in ``ding_sampler.masks``. An image model on a video
+VAE (Qwen-Image, on the Wan 2.1 VAE) takes one picture as a one-frame clip: latent and
+noise_mask [1, C, 1, h, w], the 5-D latent its model consumes, and one pixel repaint mask for
+the composite.
 """
 from __future__ import annotations
 
@@ -49,7 +52,9 @@ def encode_clip(pixels: torch.Tensor, repaint: torch.Tensor, vae, time_ratio: in
         raise ValueError(
             f"pixels has {frames} frames, but this video VAE encodes clips of 1 + {time_ratio}*n frames "
             f"(1, {1 + time_ratio}, {1 + 2 * time_ratio}, ..., {1 + 20 * time_ratio}): trim the clip, e.g. "
-            f"with Image From Batch (length {1 + (frames - 1) // time_ratio * time_ratio})") from None
+            f"with Image From Batch (length {1 + (frames - 1) // time_ratio * time_ratio}). An image model "
+            f"on a video VAE (Qwen-Image) reads a batch of pictures as one clip too: give it one picture "
+            f"(a one-frame clip) at a time") from None
     samples = vae.encode(pixels)
     if samples.ndim != 5:
         raise ValueError(f"the video VAE returned a latent of shape {tuple(samples.shape)}, expected 5-D")

@@ -4,7 +4,9 @@ example_workflows/generate.py is the one source of the workflows and of the node
 (widget order, sockets) they are written with: the files must be exactly what it writes.
 Every UI workflow must parse, use only our nodes and the core nodes of the generator's
 table, have internally consistent links, open at a zoom that fits a 1600x900 window, and
-agree with its API twin in example_workflows/api/. The ComfyUI integration test
+agree with its API twin in example_workflows/api/. Video workflows must also show whole on the
+1600x757 page of both ComfyUI frontends (clear of the minimap), with no node under a DInG node's
+source badge and no title cut short. The ComfyUI integration test
 (tests/integration/test_workflows_comfy.py) checks the generator's tables against a real
 ComfyUI and runs the twins.
 """
@@ -56,14 +58,14 @@ MODEL_WIDGETS = {
 EXPECTED_WORKFLOWS = {
     "ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
     "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_wan21_video_inpaint",
+    "ding_z_image_turbo_inpaint", "ding_qwen_image_inpaint",
     "ding_sdxl_inpaint",
     "ding_ltxv_video_inpaint",
     "ding_wan22_video_inpaint",
     "ding_wan22_a14b_video_inpaint",
 }
-# clips in (Load Video), a video out (Save Video)
-VIDEO_WORKFLOWS = {"ding_wan21_video_inpaint", "ding_ltxv_video_inpaint", "ding_wan22_video_inpaint",
-                   "ding_wan22_a14b_video_inpaint"}
+# clips in (Load Video), a video out (Save Video); the generator lays these out with video_layout()
+VIDEO_WORKFLOWS = {k for k, (g, _, _) in gen.build_all().items() if g.video}
 
 UI_NODE_KEYS = {"id", "type", "pos", "size", "flags", "order", "mode", "inputs", "outputs",
                 "properties", "widgets_values"}
@@ -153,7 +155,7 @@ def test_nodes_do_not_overlap(name):
             assert not (a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]), (a[0], b[0])
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(set(NAMES) - VIDEO_WORKFLOWS))
 def test_opens_ready_to_run_and_fits_the_window(name):
     ui = load_ui(name)
     for node in nodes_of(ui, "LoadImage"):
@@ -165,6 +167,192 @@ def test_opens_ready_to_run_and_fits_the_window(name):
         x0, y0 = (n["pos"][0] + ox) * scale, (n["pos"][1] - 30 + oy) * scale  # 30: the title bar
         x1, y1 = (n["pos"][0] + n["size"][0] + ox) * scale, (n["pos"][1] + n["size"][1] + oy) * scale
         assert 64 <= x0 and x1 <= 1536 and 90 <= y0 and y1 <= 822, (n["id"], n["type"], x0, y0, x1, y1)
+
+
+# --------------------------------------------------------------------------- what the artist sees
+# Measured in headless Chromium, window 1600x900 (a 1600x757 page), on an empty graph with
+# document.elementFromPoint, in canvas pixels at zoom 1 (screen = (pos + offset) * scale from the
+# canvas element's corner). ComfyUI 0.8.0 (frontend 1.35.9): the canvas is the page; the side bar
+# covers x < 60, the tabs and the floating workflow and Run bars y < 92, the minimap x >= 1344,
+# y >= 500. ComfyUI 0.3.64 (frontend 1.27.10): the canvas is 1536x679 at page (64, 78); its
+# minimap covers canvas x >= 1216, y >= 414. The page rectangle both show, and the corner either
+# minimap covers:
+PAGE_VIEW = (60, 92, 1536, 679)
+MINIMAP_CORNER = (1216, 414)
+TITLE_BAR = 30   # LiteGraph.NODE_TITLE_HEIGHT
+BADGE_BAND = 22  # the source badge ("ding-inpaint") of a custom node: 20 px + 2 px above its title bar
+TITLE_DECORATION = 60  # the title text starts 30 px in and is cut at the node's width - 60
+# Titles as the frontend measured them (canvas measureText, 14px Inter, frontend 1.35.9; 1.27.10
+# uses 14px Arial, narrower): the calibration of the generator's per-character estimate.
+MEASURED_TITLE_PX = {
+    "DInG Inpaint/Outpaint KSampler": 210.49, "DInG Inpaint/Outpaint Encode": 196.53,
+    "DInG Inpaint Composite": 156.54, "Load Video (mask, white = change)": 234.19,
+    "ModelSamplingSD3 (shift 8)": 185.31, "Positive prompt (the scene)": 182.06,
+    "Convert Image to Mask": 153.38, "Get Video Components": 153.63, "Load Diffusion Model": 140.96,
+    "ImageFromBatch": 111.92, "Upscale Image": 98.50, "Create Video": 86.15, "VAE Decode": 82.11,
+    "Save Video": 74.51, "Load CLIP": 67.66, "Load VAE": 63.59, "Read me": 57.90,
+    "Load Video (your clip)": 145.82, "Load Video (mask video)": 164.51, "Positive prompt": 103.13,
+    "Negative prompt": 110.24, "Load Checkpoint (model + VAE)": 211.22, "DInG Sampler (SAMPLER)": 170.74,
+    "LTXVConditioning": 118.08, "LTXVScheduler": 101.91, "SamplerCustom": 105.5,
+}
+
+
+def shown_title(node: dict) -> str:
+    return node.get("title") or gen.DISPLAY_NAMES.get(node["type"], node["type"])
+
+
+def boxes(ui: dict) -> dict:
+    """{node id: (x0, y0, x1, y1)} on the canvas: the node, its title bar and, for our nodes, the
+    badge band above it."""
+    out = {}
+    for n in ui["nodes"]:
+        top = TITLE_BAR + (BADGE_BAND if n["type"] in OUR_NODE_TYPES else 0)
+        out[n["id"]] = (n["pos"][0], n["pos"][1] - top, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+    return out
+
+
+def page_problems(name: str) -> list:
+    """Nodes (boxes()) not fully on the page at the saved zoom and offset, or under a minimap."""
+    ui = load_ui(name)
+    s, (ox, oy) = ui["extra"]["ds"]["scale"], ui["extra"]["ds"]["offset"]
+    bad = []
+    for i, (x0, y0, x1, y1) in boxes(ui).items():
+        sx0, sy0, sx1, sy1 = (x0 + ox) * s, (y0 + oy) * s, (x1 + ox) * s, (y1 + oy) * s
+        inside = PAGE_VIEW[0] <= sx0 and PAGE_VIEW[1] <= sy0 and sx1 <= PAGE_VIEW[2] and sy1 <= PAGE_VIEW[3]
+        under_minimap = sx1 > MINIMAP_CORNER[0] and sy1 > MINIMAP_CORNER[1]
+        if not inside or under_minimap:
+            bad.append((i, round(sx0), round(sy0), round(sx1), round(sy1)))
+    return bad
+
+
+def badge_problems(name: str) -> list:
+    """(our node, other node) where the other node's box reaches into the badge band of ours."""
+    ui = load_ui(name)
+    b = boxes(ui)
+    bad = []
+    for n in ui["nodes"]:
+        if n["type"] not in OUR_NODE_TYPES:
+            continue
+        bx0, by0, bx1, by1 = b[n["id"]][0], b[n["id"]][1], b[n["id"]][2], n["pos"][1] - TITLE_BAR
+        for m in ui["nodes"]:
+            x0, y0, x1, y1 = m["pos"][0], m["pos"][1] - TITLE_BAR, m["pos"][0] + m["size"][0], m["pos"][1] + m["size"][1]
+            if m is not n and x0 < bx1 and bx0 < x1 and y0 < by1 and by0 < y1:
+                bad.append((n["id"], m["id"]))
+    return bad
+
+
+def title_problems(name: str) -> list:
+    """Nodes whose title the frontend would cut ("..."): width < title + TITLE_DECORATION."""
+    return [(n["id"], shown_title(n), n["size"][0], round(gen.title_px(shown_title(n)) + TITLE_DECORATION))
+            for n in load_ui(name)["nodes"] if n["size"][0] < gen.title_px(shown_title(n)) + TITLE_DECORATION]
+
+
+# The image workflows keep their 1:1 layout for a 1536x822 canvas (test above); re-laying them out
+# is a separate change. These fail the checks below today (strict: a fix must update this table).
+IMAGE_LAYOUT_TODO = {
+    "page": set(NAMES) - VIDEO_WORKFLOWS,
+    "badge": {"ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
+              "ding_flux1_dev_inpaint", "ding_sd35_custom_sampling", "ding_sdxl_inpaint",
+              "ding_qwen_image_inpaint", "ding_z_image_turbo_inpaint"},
+    "title": {"ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint", "ding_flux1_dev_inpaint",
+              "ding_sd35_custom_sampling", "ding_sdxl_inpaint", "ding_z_image_turbo_inpaint"},
+}
+
+
+def _layout_params(check: str) -> list:
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=f"image layout predates the {check} check"))
+            if n in IMAGE_LAYOUT_TODO[check] else n for n in NAMES]
+
+
+def test_video_workflows_are_found():
+    """VIDEO_WORKFLOWS is worked out from the files (a Load Video node): it holds the video
+    workflows the generator ships, so the layout checks below run on each of them."""
+    assert {"ding_wan21_video_inpaint", "ding_wan22_video_inpaint", "ding_ltxv_video_inpaint"} <= VIDEO_WORKFLOWS
+    assert VIDEO_WORKFLOWS <= EXPECTED_WORKFLOWS
+
+
+def test_title_estimate_is_calibrated():
+    """The generator's per-character title width is at least what the frontend measured, and
+    at most 5 % + 3 px more."""
+    for title, px in MEASURED_TITLE_PX.items():
+        est = gen.title_px(title)
+        assert px <= est <= px * 1.05 + 3, (title, px, est)
+
+
+@pytest.mark.parametrize("name", _layout_params("page"))
+def test_fits_the_page_at_its_zoom(name):
+    """Every node, with its title bar and badge band, on the 1600x757 page of both frontends at
+    the saved zoom and out of the minimaps' corner."""
+    assert page_problems(name) == []
+
+
+@pytest.mark.parametrize("name", _layout_params("badge"))
+def test_badges_cover_no_node(name):
+    """The band above each DInG node's title bar, where the frontend draws the pack's badge,
+    holds no other node (the badge hid the value of the node above)."""
+    assert badge_problems(name) == []
+
+
+@pytest.mark.parametrize("name", _layout_params("title"))
+def test_titles_are_not_cut(name):
+    assert title_problems(name) == []
+
+
+@pytest.mark.parametrize("name", sorted(VIDEO_WORKFLOWS))
+def test_video_layout_is_what_the_frontend_keeps(name):
+    """Saved sizes are at least the frontend's own minimum (it grows smaller nodes on load, which
+    would move them out of the checked layout), and the zoom is one the frontend draws in full
+    detail (LiteGraph drops text below 0.6)."""
+    ui = load_ui(name)
+    for n in ui["nodes"]:
+        assert n["size"][1] >= gen.MIN_HEIGHTS.get(n["type"], 0), (n["id"], n["type"], n["size"])
+    assert 0.6 <= ui["extra"]["ds"]["scale"] <= 1.0
+
+
+@pytest.mark.parametrize("name", sorted(VIDEO_WORKFLOWS))
+def test_video_note_says_where_the_clips_come_from(name):
+    """Load Video opens with placeholder names (ComfyUI ships no video): the note names them,
+    says how to upload a clip, and names the helper that writes an example pair."""
+    ui = load_ui(name)
+    (note,) = nodes_of(ui, "MarkdownNote")
+    text = note["widgets_values"][0]
+    for n in nodes_of(ui, "LoadVideo"):
+        assert n["widgets_values"][0] in text, n["widgets_values"][0]
+    assert "choose file to upload" in text and "make_example_clip.py" in text
+    assert (WORKFLOWS / "make_example_clip.py").is_file()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "make_example_clip.py" in readme
+
+
+def test_make_example_clip_writes_the_placeholder_pair(tmp_path):
+    """example_workflows/make_example_clip.py writes the clip and mask video the video workflows
+    open with, long enough for their ImageFromBatch, with the mask covering the moving ball."""
+    pytest.importorskip("av", reason="make_example_clip.py needs PyAV, a ComfyUI dependency: run with ComfyUI's Python")
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("ding_make_example_clip", WORKFLOWS / "make_example_clip.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--input-dir", str(tmp_path)]) == 0
+    import av
+    decoded = {}
+    for path in sorted(tmp_path.glob("*.mp4")):
+        with av.open(str(path)) as c:
+            decoded[path.name] = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    for name in VIDEO_WORKFLOWS:
+        ui = load_ui(name)
+        assert {n["widgets_values"][0] for n in nodes_of(ui, "LoadVideo")} == set(decoded)
+        for n in nodes_of(ui, "ImageFromBatch"):
+            w = named_widgets(n)
+            assert all(len(v) >= w["batch_index"] + w["length"] for v in decoded.values())
+    clip, mask = decoded[mod.VIDEO], decoded[mod.MASK]
+    assert clip.shape == mask.shape == (mod.FRAMES, mod.HEIGHT, mod.WIDTH, 3)
+    for t in (0, mod.FRAMES // 2, mod.FRAMES - 1):
+        ball = (clip[t, ..., 0] > 150) & (clip[t, ..., 1] < 90)
+        white = mask[t, ..., 0] > 127
+        assert ball.sum() > 1000 and (ball & ~white).sum() < 0.01 * ball.sum()  # the mask covers the ball
+        assert white.mean() < 0.1
+    assert mod.main(["--input-dir", str(tmp_path)]) == 1  # kept without --force
+    assert mod.main(["--input-dir", str(tmp_path), "--force"]) == 0
 
 
 # --------------------------------------------------------------------------- per workflow
@@ -342,6 +530,33 @@ def test_turbo_and_flux_settings():
     assert source_of(ui, ks, "positive")[0]["type"] == "FluxGuidance"
     (clip,) = nodes_of(ui, "DualCLIPLoader")
     assert named_widgets(clip)["type"] == "flux"
+
+
+@pytest.mark.parametrize("name, clip_type, shift, negative", [
+    ("ding_z_image_turbo_inpaint", "lumina2", 3.0, "ConditioningZeroOut"),
+    ("ding_qwen_image_inpaint", "qwen_image", 3.1, "CLIPTextEncode"),
+])
+def test_z_image_and_qwen_image_settings(name, clip_type, shift, negative):
+    """ComfyUI's own template settings: ModelSamplingAuraFlow on the sampler's model, the text
+    encoder as a CLIPLoader of the family's type; Z-Image Turbo few steps at cfg 1 (blank
+    negative), Qwen-Image cfg 2.5-4 with a real (empty) negative prompt."""
+    ui = load_ui(name)
+    (ks,) = nodes_of(ui, "DInGKSampler")
+    w = named_widgets(ks)
+    node, _ = source_of(ui, ks, "model")
+    assert node["type"] == "ModelSamplingAuraFlow" and named_widgets(node)["shift"] == shift
+    assert source_of(ui, node, "model")[0]["type"] == "UNETLoader"
+    (clip,) = nodes_of(ui, "CLIPLoader")
+    assert named_widgets(clip)["type"] == clip_type
+    assert source_of(ui, ks, "negative")[0]["type"] == negative
+    if negative == "ConditioningZeroOut":  # Z-Image Turbo: its DISTILLED_SETTINGS entry, shift included
+        ds = gen.DISTILLED_SETTINGS["z_image_turbo"]
+        assert 4 <= w["steps"] <= 10 and w["cfg"] == 1.0 and shift == ds["shift"]
+        for key in ("steps", "cfg", "scheduler", "variant", "eta", "obs_std", "particles"):
+            assert w[key] == ds[key], key
+        assert gen.z_image_turbo_inpaint().summary == gen.settings_summary(ds)
+    else:
+        assert w["steps"] >= 20 and 2.5 <= w["cfg"] <= 4.0
 
 
 def test_sdxl_settings():

@@ -161,3 +161,17 @@ def tiny_lumina2(comfy_host):
     """tiny_families.TinyFamilyFiles: Lumina 2 (1 layer, bf16, diffusion_models/tiny_lumina2.safetensors)
     with the Flux TAESD as VAE."""
     return _tiny_family(comfy_host, "lumina2")
+
+
+@pytest.fixture(scope="session")
+def tiny_z_image(comfy_host):
+    """tiny_families.TinyFamilyFiles: Z-Image (ComfyUI 0.8.0's ZImage: width 3840, 1 layer + 2 + 2
+    refiners, bf16, diffusion_models/tiny_z_image.safetensors) with the Flux TAESD as VAE."""
+    return _tiny_family(comfy_host, "z_image")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_image(comfy_host):
+    """tiny_families.TinyFamilyFiles: Qwen-Image (1 block, bf16, diffusion_models/tiny_qwen_image.safetensors)
+    with tiny_wan's Wan 2.1 VAE (vae/tiny_wan21_vae.safetensors)."""
+    return _tiny_family(comfy_host, "qwen_image")

@@ -18,6 +18,7 @@ explicit marks below stay in case that changes.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -41,12 +42,29 @@ def _spec(name):
                 cond=row.conditioning, tokens=row.tokens, cfg=row.cfg, steps=row.steps,
                 scheduler=row.scheduler, detected=row.detected, sampling=row.sampling,
                 channels=row.channels, flow=row.flow, flux_guidance=row.flux_guidance,
-                v_prediction=row.v_prediction)
+                v_prediction=row.v_prediction, shift=row.shift, shift_node=row.shift_node,
+                image_as_frame=row.image_as_frame)
 
 
 # every image family of the table (video families have their own tests); sd3 runs in test_nodes.py
 FAMILY = {name: _spec(name) for name, row in families.FAMILIES.items() if row.time_ratio is None and name != "sd3"}
 FAMILY_PARAMS = list(FAMILY)
+
+
+@pytest.fixture(autouse=True)
+def one_model_at_a_time(comfy_host):
+    """Unload every model after each test: Z-Image (0.9 B parameters at width 3840) and the other
+    ~0.5 B families would otherwise stay in ComfyUI's loaded-model list side by side."""
+    yield
+    _free_models()
+
+
+def _free_models():
+    import gc
+    import comfy.model_management as mm
+    mm.unload_all_models()
+    gc.collect()
+    mm.soft_empty_cache()
 
 
 def _skip_unless_detected(fam):
@@ -56,8 +74,8 @@ def _skip_unless_detected(fam):
 
 
 def family_prompt(fam: str, files, *, variant="ding", seed=3, mask_kind="rect", steps=None) -> dict:
-    """Loader(s) -> [ModelSamplingDiscrete v] -> DInGInpaintEncode -> DInGKSampler -> VAEDecode
-    -> DInGComposite -> SaveImage, with DInGTestCapture on the model, latents and images."""
+    """Loader(s) -> [ModelSamplingDiscrete v | the row's shift node] -> DInGInpaintEncode -> DInGKSampler
+    -> VAEDecode -> DInGComposite -> SaveImage, with DInGTestCapture on the model, latents and images."""
     spec = FAMILY[fam]
     steps = steps or spec["steps"]
     if spec["loader"] == "ckpt":
@@ -71,6 +89,9 @@ def family_prompt(fam: str, files, *, variant="ding", seed=3, mask_kind="rect", 
         p["msd"] = {"class_type": "ModelSamplingDiscrete", "inputs": {
             "model": model, "sampling": "v_prediction", "zsnr": False}}
         model = ["msd", 0]
+    if spec.get("shift_node"):
+        p["shift"] = {"class_type": spec["shift_node"], "inputs": {"model": model, "shift": spec["shift"]}}
+        model = ["shift", 0]
     cond = {"tokens": spec["tokens"], "family": spec["cond"]}
     p["pos"] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 1, **cond}}
     p["neg"] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 2, **cond}}
@@ -177,6 +198,15 @@ def test_ding_inpaints_family(request, comfy_host, ding_nodes, run_prompt, model
     assert isinstance(sampling, getattr(ms, spec["sampling"]))
     assert model.model.latent_format.latent_channels == spec["channels"]
     assert cap["encoded"]["samples"].shape[1] == spec["channels"]
+    if spec["shift"] is not None:  # the family's own shift, or the one its shift node set
+        assert float(sampling.shift) == pytest.approx(spec["shift"])
+    # an image model on a video VAE (Qwen-Image): the image is a one-frame clip, latent and
+    # noise_mask [B, C, 1, h, w] / [B, 1, 1, h, w]; else [B, C, h, w] / [B, 1, h, w]
+    latent_rank = 5 if spec["image_as_frame"] else 4
+    assert cap["encoded"]["samples"].ndim == cap["encoded"]["noise_mask"].ndim == latent_rank
+    assert cap["latent"]["samples"].shape == cap["encoded"]["samples"].shape
+    if spec["image_as_frame"]:
+        assert cap["encoded"]["samples"].shape[2] == 1 and cap["encoded"]["noise_mask"].shape[:3] == (1, 1, 1)
     if spec["flow"]:
         assert float(sampling.sigma_max) == pytest.approx(1.0, abs=1e-3)
     else:
@@ -246,28 +276,34 @@ def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prom
     sched = comfy.samplers.calculate_sigmas(a["captured"]["model"].get_model_object("model_sampling"),
                                             spec["scheduler"], steps).tolist()
     assert model_calls.sigmas == pytest.approx(sched[:-1], rel=1e-4)  # one call per level
-    model_calls.reset()
-    b = run_prompt(prompt)
-    assert model_calls.count == steps
 
     enc = a["captured"]["encoded"]
     nm = enc["noise_mask"]
-    # horizontal 3-px stroke through pixel rows 35-37 (latent row 4), columns 40-88 (latent 5-11)
-    assert nm[0, 0, 4, 6:10].eq(1).all()
-    assert nm[0, 0, 8:].eq(0).all() and nm[0, 0, :2].eq(0).all()
+    # horizontal 3-px stroke through pixel rows 35-37 (latent row 4), columns 40-88 (latent 5-11);
+    # "...": the one-frame time axis of a video-VAE latent (Qwen-Image)
+    assert nm[0, 0, ..., 4, 6:10].eq(1).all()
+    assert nm[0, 0, ..., 8:, :].eq(0).all() and nm[0, 0, ..., :2, :].eq(0).all()
     diff = model_space_diff(a["captured"]["model"], enc, a["captured"]["latent"])
-    assert diff[0, :, 4, 6:10].abs().mean() > 0.1          # the stroke's cells were repainted
+    assert diff[0, :, ..., 4, 6:10].abs().mean() > 0.1     # the stroke's cells were repainted
     kept, _ = kept_and_free(a)
     assert kept.abs().max().item() <= OBS_STD
-    assert torch.isfinite(a["captured"]["latent"]["samples"]).all()
-    assert torch.isfinite(a["captured"]["composite"]).all()
-    assert torch.equal(a["captured"]["latent"]["samples"], b["captured"]["latent"]["samples"])
-    assert torch.equal(a["captured"]["composite"], b["captured"]["composite"])
+    latent_a, composite_a = a["captured"]["latent"]["samples"], a["captured"]["composite"]
+    assert torch.isfinite(latent_a).all() and torch.isfinite(composite_a).all()
+
+    del a  # drop the first run's model before the second loads its own (one model alive at a time)
+    _free_models()
+    model_calls.reset()
+    b = run_prompt(prompt)
+    assert model_calls.count == steps
+    assert torch.equal(latent_a, b["captured"]["latent"]["samples"])
+    assert torch.equal(composite_a, b["captured"]["composite"])
 
 
-# --------------------------------------------------------------------------- shipped Flux workflow
+# --------------------------------------------------------------------------- shipped workflows
 
 FLUX_WORKFLOW = "ding_flux1_dev_inpaint"
+Z_IMAGE_WORKFLOW = "ding_z_image_turbo_inpaint"
+QWEN_IMAGE_WORKFLOW = "ding_qwen_image_inpaint"
 WORKFLOW_STEPS = 3
 
 
@@ -291,19 +327,19 @@ def shipped_workflow_api(key: str) -> dict:
     return _workflow_tables().load_api(key)
 
 
-@pytest.fixture(scope="module")
-def flux_workflow_files(comfy_host, tiny_flux):
-    """The twin's model file names pointing at the tiny Flux files (symlinks, removed afterwards so
-    a later fixture writing placeholders under those names cannot write through them), and its
+@contextlib.contextmanager
+def _linked_workflow_files(comfy_host, key: str, files):
+    """The twin's model file names pointing at a family's tiny files (symlinks, removed afterwards
+    so a later fixture writing placeholders under those names cannot write through them), and its
     input image (same picture and mask as test_workflows_comfy uses)."""
-    api = shipped_workflow_api(FLUX_WORKFLOW)
+    api = shipped_workflow_api(key)
     links = []
     for node in api.values():
         if node["class_type"] == "UNETLoader":
             links.append((comfy_host.models_dir / "diffusion_models" / node["inputs"]["unet_name"],
-                          tiny_flux.paths["unet"]))
+                          files.paths["unet"]))
         elif node["class_type"] == "VAELoader":
-            links.append((comfy_host.models_dir / "vae" / node["inputs"]["vae_name"], tiny_flux.paths["vae"]))
+            links.append((comfy_host.models_dir / "vae" / node["inputs"]["vae_name"], files.paths["vae"]))
     for link, target in links:
         if link.is_symlink() or link.exists():
             link.unlink()
@@ -313,32 +349,56 @@ def flux_workflow_files(comfy_host, tiny_flux):
     for node in api.values():
         if node["class_type"] == "LoadImage":
             comfy_host.write_input_image(node["inputs"]["image"], image, mask)
-    yield {"api": api, "image": image, "mask": mask}
-    for link, _ in links:
-        if link.is_symlink():
-            link.unlink()
+    try:
+        yield {"api": api, "image": image, "mask": mask}
+    finally:
+        for link, _ in links:
+            if link.is_symlink():
+                link.unlink()
 
 
-@pytest.mark.slow
-def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files, run_prompt, model_calls):
-    """The shipped Flux twin as shipped, except: the text encoder nodes replaced by Flux-shaped
-    DInGTestConditioning (its FluxGuidance and ConditioningZeroOut stay), steps cut to 3."""
-    api = flux_workflow_files["api"]
+@pytest.fixture(scope="module")
+def flux_workflow_files(comfy_host, tiny_flux):
+    with _linked_workflow_files(comfy_host, FLUX_WORKFLOW, tiny_flux) as w:
+        yield w
+
+
+@pytest.fixture(scope="module")
+def z_image_workflow_files(comfy_host, tiny_z_image):
+    with _linked_workflow_files(comfy_host, Z_IMAGE_WORKFLOW, tiny_z_image) as w:
+        yield w
+
+
+@pytest.fixture(scope="module")
+def qwen_image_workflow_files(comfy_host, tiny_qwen_image):
+    with _linked_workflow_files(comfy_host, QWEN_IMAGE_WORKFLOW, tiny_qwen_image) as w:
+        yield w
+
+
+def run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow: dict, fam: str, steps=None,
+                         required=()) -> dict:
+    """Run a shipped twin as shipped, except: each CLIPTextEncode replaced by DInGTestConditioning
+    in family `fam`'s text-encoder shapes (the now unused CLIP loader dropped; FluxGuidance,
+    ConditioningZeroOut and shift nodes stay), steps cut to `steps` when given. Checks what every
+    such run must show and returns (prompt, result, ids {class_type: node id})."""
+    api = workflow["api"]
+    spec = FAMILY[fam]
     prompt = copy.deepcopy(api)
     for node_id, node in sorted(prompt.items()):
         if node["class_type"] == "CLIPTextEncode":
             prompt[node_id] = {"class_type": "DInGTestConditioning", "inputs": {
-                "seed": 100 + int(node_id), "tokens": tiny_families.FLUX_TOKENS, "family": "flux"}}
+                "seed": 100 + int(node_id), "tokens": spec["tokens"], "family": spec["cond"]}}
     used = {v[0] for node in prompt.values() for v in node["inputs"].values() if isinstance(v, list)}
     for node_id in [i for i, n in prompt.items() if n["class_type"] in ("DualCLIPLoader", "CLIPLoader")]:
         assert node_id not in used
         del prompt[node_id]
     ids = {n["class_type"]: i for i, n in prompt.items()}
-    for t in ("UNETLoader", "VAELoader", "FluxGuidance", "DInGInpaintEncode", "DInGKSampler", "VAEDecode",
-              "DInGComposite", "SaveImage", "LoadImage"):
-        assert t in ids, f"shipped Flux workflow has no {t}"
+    for t in ("UNETLoader", "VAELoader", "DInGInpaintEncode", "DInGKSampler", "VAEDecode",
+              "DInGComposite", "SaveImage", "LoadImage") + tuple(required):
+        assert t in ids, f"shipped workflow {fam} has no {t}"
     sampler = prompt[ids["DInGKSampler"]]["inputs"]
-    sampler["steps"] = WORKFLOW_STEPS
+    if steps is not None:
+        sampler["steps"] = steps
     enc, comp, load = ids["DInGInpaintEncode"], ids["DInGComposite"], ids["LoadImage"]
     prompt.update({
         "cap_model": {"class_type": "DInGTestCapture", "inputs": {"value": sampler["model"], "key": "model"}},
@@ -350,16 +410,17 @@ def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files,
         "cap_pos": {"class_type": "DInGTestCapture", "inputs": {"value": sampler["positive"], "key": "positive"}},
     })
     result = run_prompt(prompt)
-    comfy_host.timings["flux shipped workflow: graph s"] = result["wall_s"]
+    comfy_host.timings[f"{fam} shipped workflow: graph s"] = result["wall_s"]
     cap = result["captured"]
-    assert type(cap["model"].model.model_config).__name__ == "Flux"
-    assert cap["positive"][0][1]["guidance"] == api[ids["FluxGuidance"]]["inputs"]["guidance"]
-    expected = 2 * WORKFLOW_STEPS - 1 if sampler["variant"] == "ding" else WORKFLOW_STEPS
+    assert type(cap["model"].model.model_config).__name__ == spec["detected"]
+    n = sampler["steps"]
+    expected = 2 * n - 1 if sampler["variant"] == "ding" else n
     assert model_calls.count == expected
     assert set(model_calls.batch_sizes) == {1 if sampler["cfg"] == 1.0 else 2}
     kept, free = kept_and_free(result)
     assert kept.abs().max().item() <= OBS_STD and free.abs().mean().item() > 0.1
     assert torch.isfinite(cap["latent"]["samples"]).all() and torch.isfinite(cap["composite"]).all()
+    assert cap["composite"].shape == cap["original"].shape
     # pixels farther than `feather` px from the repaint area are the original, bit for bit
     feather = prompt[comp]["inputs"]["feather"]
     near = torch.nn.functional.max_pool2d((cap["repaint"] > 0).float()[:, None], 2 * feather + 1, stride=1,
@@ -367,6 +428,56 @@ def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files,
     assert (~near).sum() > 0.1 * near.numel()
     assert torch.equal(cap["composite"][~near], cap["original"][~near])
     assert len(comfy_host.output_files(result, ids["SaveImage"])) == 1
+    return prompt, result, ids
+
+
+@pytest.mark.slow
+def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files, run_prompt, model_calls):
+    """The shipped Flux twin as shipped, except: the text encoder nodes replaced by Flux-shaped
+    DInGTestConditioning (its FluxGuidance and ConditioningZeroOut stay), steps cut to 3."""
+    api = flux_workflow_files["api"]
+    _, result, ids = run_shipped_workflow(comfy_host, run_prompt, model_calls, flux_workflow_files, "flux",
+                                          steps=WORKFLOW_STEPS, required=("FluxGuidance",))
+    assert result["captured"]["positive"][0][1]["guidance"] == api[ids["FluxGuidance"]]["inputs"]["guidance"]
+
+
+def _shift_node_checks(result, api, ids):
+    """The sampler's model is the shift node's: it samples at the workflow's shift."""
+    sampling = result["captured"]["model"].get_model_object("model_sampling")
+    assert float(sampling.shift) == pytest.approx(api[ids["ModelSamplingAuraFlow"]]["inputs"]["shift"])
+    assert api[ids["DInGKSampler"]]["inputs"]["model"] == [ids["ModelSamplingAuraFlow"], 0]
+
+
+@pytest.mark.slow
+def test_z_image_shipped_workflow_runs(request, comfy_host, ding_nodes, run_prompt, model_calls):
+    """The shipped Z-Image Turbo twin with the tiny Z-Image, as shipped (all its steps, cfg 1 with
+    the ConditioningZeroOut negative, ModelSamplingAuraFlow) except the Qwen3-4B text encoder,
+    replaced by Z-Image-shaped DInGTestConditioning."""
+    _skip_unless_detected("z_image")
+    workflow = request.getfixturevalue("z_image_workflow_files")
+    api = workflow["api"]
+    _, result, ids = run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow, "z_image",
+                                          required=("ModelSamplingAuraFlow", "ConditioningZeroOut"))
+    sampler = api[ids["DInGKSampler"]]["inputs"]
+    assert sampler["cfg"] == 1.0 and set(model_calls.batch_sizes) == {1}  # Turbo: no guidance
+    _shift_node_checks(result, api, ids)
+
+
+@pytest.mark.slow
+def test_qwen_image_shipped_workflow_runs(request, comfy_host, ding_nodes, run_prompt, model_calls):
+    """The shipped Qwen-Image twin with the tiny Qwen-Image and the tiny Wan 2.1 VAE (the picture
+    a one-frame clip), as shipped (cfg > 1 with the negative, ModelSamplingAuraFlow) except the
+    Qwen2.5-VL text encoder, replaced by Qwen-Image-shaped DInGTestConditioning, and steps cut to 3."""
+    _skip_unless_detected("qwen_image")
+    workflow = request.getfixturevalue("qwen_image_workflow_files")
+    api = workflow["api"]
+    _, result, ids = run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow, "qwen_image",
+                                          steps=WORKFLOW_STEPS, required=("ModelSamplingAuraFlow",))
+    assert api[ids["DInGKSampler"]]["inputs"]["cfg"] > 1
+    assert set(model_calls.batch_sizes) == {2}
+    enc = result["captured"]["encoded"]
+    assert enc["samples"].ndim == enc["noise_mask"].ndim == 5 and enc["samples"].shape[2] == 1
+    _shift_node_checks(result, api, ids)
 
 
 # --------------------------------------------------------------------------- SDXL

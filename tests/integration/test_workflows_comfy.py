@@ -179,6 +179,19 @@ def test_ui_sockets_match_node_definitions(comfy_host, ding_nodes, name):
         assert [o["name"] for o in n["outputs"]] == names, n["type"]
 
 
+def test_display_names_are_the_titles_comfyui_gives(comfy_host, ding_nodes):
+    """The generator's DISPLAY_NAMES are the titles the frontend shows for untitled nodes (the
+    title-width check of tests/test_workflows.py measures those): NODE_DISPLAY_NAME_MAPPINGS,
+    else the node's DISPLAY_NAME, else its type."""
+    nodes = comfy_host.nodes
+    for name in NAMES:
+        for n in wf.backend_nodes(wf.load_ui(name)):
+            t = n["type"]
+            cls = nodes.NODE_CLASS_MAPPINGS[t]
+            live = nodes.NODE_DISPLAY_NAME_MAPPINGS.get(t) or getattr(cls, "DISPLAY_NAME", None) or t
+            assert wf.gen.DISPLAY_NAMES.get(t, t) == live, (name, t)
+
+
 # --------------------------------------------------------------------------- validation
 
 @pytest.mark.parametrize("name", NAMES)
