@@ -251,9 +251,10 @@ def title_problems(name: str) -> list:
 IMAGE_LAYOUT_TODO = {
     "page": set(NAMES) - VIDEO_WORKFLOWS,
     "badge": {"ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
-              "ding_flux1_dev_inpaint", "ding_sd35_custom_sampling", "ding_sdxl_inpaint"},
+              "ding_flux1_dev_inpaint", "ding_sd35_custom_sampling", "ding_sdxl_inpaint",
+              "ding_qwen_image_inpaint", "ding_z_image_turbo_inpaint"},
     "title": {"ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint", "ding_flux1_dev_inpaint",
-              "ding_sd35_custom_sampling", "ding_sdxl_inpaint"},
+              "ding_sd35_custom_sampling", "ding_sdxl_inpaint", "ding_z_image_turbo_inpaint"},
 }
 
 
