@@ -842,3 +842,20 @@ def bootstrap_temporary(prefix: str = "ding_bench_",
     import comfy.utils
     comfy.utils.set_progress_bar_enabled(False)  # no progress bars, for every method alike
     return h
+
+
+# --------------------------------------------------------------------------- kept region
+
+def model_space(latent_format: str, samples):
+    """``samples`` (latent space) in model space by ``comfy.latent_formats.<latent_format>``, the
+    units obs_std is in."""
+    import comfy.latent_formats
+    return getattr(comfy.latent_formats, latent_format)().process_in(samples.float())
+
+
+def kept_and_free(latent_format: str, encoded: dict, out: dict):
+    """(kept, free, diff): the model-space change ``out - encoded`` on the cells the encoded
+    latent's noise_mask keeps, on the others, and everywhere."""
+    keep = (1 - encoded["noise_mask"]).expand_as(out["samples"]) > 0.5
+    diff = model_space(latent_format, out["samples"]) - model_space(latent_format, encoded["samples"])
+    return diff[keep], diff[~keep], diff

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from comfy_testbed import families, tiny_families, tiny_ltxv, tiny_wan
-from ding_sampler.masks import latent_frame_spans, latent_mask_from_pixels
+from comfy_testbed import comfy_harness, families, tiny_families, tiny_wan
+from ding_sampler.masks import latent_frame_spans
 
 ROW = families.family("ltxv")
 STEPS = ROW.steps
@@ -135,15 +135,11 @@ def ltxv_prompt(files, *, steps=STEPS, cfg=CFG, seed=3, variant="ding", only_fra
 
 
 def model_space(x):
-    from comfy.latent_formats import LTXV
-    return LTXV().process_in(x)
+    return comfy_harness.model_space("LTXV", x)
 
 
 def kept_and_free(captured):
-    enc, out = captured["encoded"], captured["latent"]
-    keep = (1 - enc["noise_mask"]).expand_as(out["samples"]) > 0.5
-    diff = model_space(out["samples"]) - model_space(enc["samples"])
-    return diff[keep], diff[~keep]
+    return comfy_harness.kept_and_free("LTXV", captured["encoded"], captured["latent"])[:2]
 
 
 def token_mask(noise_mask: torch.Tensor) -> torch.Tensor:

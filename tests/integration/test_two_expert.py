@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from comfy_testbed import tiny_wan
+from comfy_testbed import comfy_harness, tiny_wan
 from comfy_testbed.comfy_harness import PromptExecutionError
 
 STEPS, SPLIT = 6, 3
@@ -214,15 +214,11 @@ def ksampler_one_segment(high, *, variant="ding1", seed=5, advanced=False):
 
 
 def model_space(x):
-    from comfy.latent_formats import Wan21
-    return Wan21().process_in(x)
+    return comfy_harness.model_space("Wan21", x)
 
 
 def kept_and_free(cap):
-    enc, out = cap["encoded"], cap["latent"]
-    keep = (1 - enc["noise_mask"]).expand_as(out["samples"]) > 0.5
-    diff = model_space(out["samples"]) - model_space(enc["samples"])
-    return diff[keep], diff[~keep]
+    return comfy_harness.kept_and_free("Wan21", cap["encoded"], cap["latent"])[:2]
 
 
 def schedule(comfy_host, experts):

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from comfy_testbed import families, tiny_families, tiny_wan
-from ding_sampler.masks import feather_alpha, latent_frame_spans, latent_mask_from_pixels
+from comfy_testbed import comfy_harness, families, tiny_families, tiny_wan
+from ding_sampler.masks import feather_alpha, latent_mask_from_pixels
 
 ROW = families.family("wan22")
 STEPS = 4
@@ -127,14 +127,11 @@ def run(comfy_host, model, latent, route, variant="ding", seed=3, steps=STEPS):
 
 
 def model_space(x):
-    from comfy.latent_formats import Wan22
-    return Wan22().process_in(x)
+    return comfy_harness.model_space("Wan22", x)
 
 
 def kept_and_free(latent_in, latent_out):
-    keep = (1 - latent_in["noise_mask"]).expand_as(latent_out["samples"]) > 0.5
-    diff = model_space(latent_out["samples"]) - model_space(latent_in["samples"])
-    return diff[keep], diff[~keep]
+    return comfy_harness.kept_and_free("Wan22", latent_in, latent_out)[:2]
 
 
 ROUTES = [("ding_ksampler", "ding"), ("ding_ksampler", "ding1"), ("custom_advanced", "ding"),
@@ -316,27 +313,8 @@ def test_wan22_vae_frame_mapping_matches_the_rule(comfy_host, wan22_vae):
     (vae,) = comfy_host.call_node("VAELoader", vae_name=wan22_vae.name)
     comfy_host.timings["Wan 2.2 random VAE load (s)"] = time.perf_counter() - t0
     assert isinstance(vae.first_stage_model, comfy.ldm.wan.vae2_2.WanVAE)
-    frames, size = 9, 32
-    spans = latent_frame_spans(frames, ROW.time_ratio)
-    clip = tiny_wan.make_test_clip(frames, size, size, seed=3)
-    with torch.inference_mode():
-        base = vae.encode(clip)
-        assert base.shape == (1, 48, 3, 2, 2)
-        for j in (0, 1, 4, 5, 8):
-            k = next(i for i, (a, b) in enumerate(spans) if a <= j < b)
-            bumped = clip.clone()
-            bumped[j, 8:24, 8:24] = 1.0 - bumped[j, 8:24, 8:24]
-            z = vae.encode(bumped)
-            assert torch.equal(z[:, :, :k], base[:, :, :k]), j
-            assert (z[:, :, k] - base[:, :, k]).abs().max() > 1e-3, j
-        pixels = vae.decode(base).reshape(-1, size, size, 3)
-        assert pixels.shape[0] == frames
-        for k, (a, b) in enumerate(spans):
-            z = base.clone()
-            z[:, :, k] += 2.0
-            out = vae.decode(z).reshape(-1, size, size, 3)
-            assert torch.equal(out[:a], pixels[:a]), k
-            assert all((out[f] - pixels[f]).abs().max() > 1e-3 for f in range(a, b)), k
+    assert tiny_wan.check_causal_frame_mapping(vae, frames=9, size=32, time_ratio=ROW.time_ratio) == \
+        (1, 48, 3, 2, 2)
 
 
 def _capture(p, key, src):
