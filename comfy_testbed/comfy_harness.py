@@ -859,3 +859,27 @@ def kept_and_free(latent_format: str, encoded: dict, out: dict):
     keep = (1 - encoded["noise_mask"]).expand_as(out["samples"]) > 0.5
     diff = model_space(latent_format, out["samples"]) - model_space(latent_format, encoded["samples"])
     return diff[keep], diff[~keep], diff
+
+
+# --------------------------------------------------------------------------- shipped workflows
+
+def load_twin(title: str) -> dict:
+    """The API twin of a shipped workflow, example_workflows/api/<title>.api.json."""
+    import json
+    return json.loads((PACK_ROOT / "example_workflows" / "api" / f"{title}.api.json").read_text(encoding="utf-8"))
+
+
+def with_test_conditioning(api: dict, family: str, tokens: int) -> tuple:
+    """A copy of an API prompt whose CLIPTextEncode nodes are DInGTestConditioning in ``family``'s
+    text-encoder shapes (seeds 100, 101, ... in node order) and whose CLIP loaders, then unused,
+    are dropped. Returns (prompt, {class_type: [node ids]})."""
+    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
+    for k, node_id in enumerate(i for i, n in p.items() if n["class_type"] == "CLIPTextEncode"):
+        p[node_id] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 100 + k, "tokens": tokens,
+                                                                         "family": family}}
+    for node_id in [i for i, n in p.items() if n["class_type"] in ("CLIPLoader", "DualCLIPLoader")]:
+        del p[node_id]
+    by_type = {}
+    for node_id, node in p.items():
+        by_type.setdefault(node["class_type"], []).append(node_id)
+    return p, by_type

@@ -19,8 +19,6 @@ LTX-Video workflow.
 from __future__ import annotations
 
 import contextlib
-import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -35,7 +33,6 @@ OBS_STD = 0.01
 FRAMES, SIZE = 17, 128                 # latent [1, 128, 3, 4, 4]
 LATENT = (1, 128, 3, 4, 4)
 RECT = dict(x=40, y=40, w=48, h=40)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -389,16 +386,8 @@ def test_ltxv_shipped_workflow_executes_with_tiny_models(comfy_host, tiny_ltxv_f
     of the real one, 3 steps, 17 frames at 128x128. Its mask video marks a box in frames 9-11
     only, so latent frames 0 and 1 are kept whole."""
     from ding_sampler.masks import feather_alpha
-    api = json.loads((ROOT / "example_workflows" / "api" / f"{LTXV_WORKFLOW}.api.json").read_text(encoding="utf-8"))
-    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
-    by_type = {}
-    for node_id, node in p.items():
-        by_type.setdefault(node["class_type"], []).append(node_id)
-    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestConditioning",
-                      "inputs": {"seed": 100 + k, "tokens": ROW.tokens, "family": "ltxv"}}
-    for node_id in by_type["CLIPLoader"]:
-        del p[node_id]
+    p, by_type = comfy_harness.with_test_conditioning(comfy_harness.load_twin(LTXV_WORKFLOW), "ltxv",
+                                                      ROW.tokens)
     (ckpt,), (sched,), (sc,), (sampler,) = (by_type[t] for t in ("CheckpointLoaderSimple", "LTXVScheduler",
                                                                   "SamplerCustom", "DInGSampler"))
     p[ckpt]["inputs"]["ckpt_name"] = tiny_ltxv_files.ckpt_name

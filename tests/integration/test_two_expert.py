@@ -13,8 +13,6 @@ KSampler, which has no step range, is the one-segment reference). Random weights
 the kept region, which expert is called at which sigma, call counts, determinism, and that with
 one model as both experts the split run is the one-segment run.
 """
-import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -402,16 +400,8 @@ def test_two_expert_shipped_wan22_workflow_executes_with_tiny_models(comfy_host,
     real files, 4 steps split at 2, 5 frames at 64x64 from a 9-frame clip whose mask video marks a
     box in frames 1-3."""
     from ding_sampler.masks import feather_alpha
-    api = json.loads((Path(__file__).resolve().parents[2] / "example_workflows" / "api"
-                      / f"{SHIPPED}.api.json").read_text(encoding="utf-8"))
-    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
-    by_type = {}
-    for node_id, node in p.items():
-        by_type.setdefault(node["class_type"], []).append(node_id)
-    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 100 + k, "tokens": 32, "family": "wan"}}
-    for node_id in by_type["CLIPLoader"]:
-        del p[node_id]
+    p, by_type = comfy_harness.with_test_conditioning(comfy_harness.load_twin(SHIPPED), "wan",
+                                                      32)
     assert "DInGKSampler" not in by_type
     high_ks, low_ks = sorted(by_type["DInGKSamplerAdvanced"], key=lambda i: p[i]["inputs"]["start_at_step"])
     for node_id, files in ((high_ks, experts[0]), (low_ks, experts[1])):

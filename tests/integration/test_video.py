@@ -356,18 +356,8 @@ def test_shipped_wan_workflow_executes_with_tiny_models(comfy_host, tiny_wan_fil
     """The API twin of the shipped Wan workflow, run as shipped except: text encoding replaced by
     Wan-shaped test conditioning (no tiny umt5), the tiny Wan files instead of the real ones,
     3 steps, 5 frames at 64x64. Its mask video marks a box in frames 1-3 only."""
-    import json
-    from pathlib import Path
-    api = json.loads((Path(__file__).resolve().parents[2] / "example_workflows" / "api"
-                      / f"{WAN_WORKFLOW}.api.json").read_text(encoding="utf-8"))
-    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
-    by_type = {}
-    for node_id, node in p.items():
-        by_type.setdefault(node["class_type"], []).append(node_id)
-    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 100 + k, "tokens": 32, "family": "wan"}}
-    for node_id in by_type["CLIPLoader"]:
-        del p[node_id]
+    p, by_type = comfy_harness.with_test_conditioning(comfy_harness.load_twin(WAN_WORKFLOW), "wan",
+                                                      32)
     (unet,), (vae,), (ks,) = by_type["UNETLoader"], by_type["VAELoader"], by_type["DInGKSampler"]
     p[unet]["inputs"]["unet_name"] = tiny_wan_files.unet_name
     p[vae]["inputs"]["vae_name"] = tiny_wan_files.vae_name

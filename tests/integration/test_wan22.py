@@ -18,9 +18,7 @@ frame mapping, the end-to-end graph, the shipped workflow) run with a random ful
 DING_WAN22_VAE=1 is set (measured on 2 cores: 70 s idle, 3.5 min when shared; 6.5-7.5 GB peak
 memory; a 1.4 GB file written at test time).
 """
-import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -376,17 +374,8 @@ def test_wan22_shipped_workflow_executes_with_tiny_models(comfy_host, tiny_wan22
     Wan-shaped test conditioning, the tiny Wan 2.2 model and the random full-size VAE, 3 steps,
     5 frames at 64x64. Its mask video marks a box in frames 1-3 only."""
     vae_path = wan22_vae
-    api = json.loads((Path(__file__).resolve().parents[2] / "example_workflows" / "api"
-                      / f"{WAN22_WORKFLOW}.api.json").read_text(encoding="utf-8"))
-    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
-    by_type = {}
-    for node_id, node in p.items():
-        by_type.setdefault(node["class_type"], []).append(node_id)
-    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestConditioning",
-                      "inputs": {"seed": 100 + k, "tokens": ROW.tokens, "family": "wan"}}
-    for node_id in by_type["CLIPLoader"]:
-        del p[node_id]
+    p, by_type = comfy_harness.with_test_conditioning(comfy_harness.load_twin(WAN22_WORKFLOW), "wan",
+                                                      ROW.tokens)
     (unet,), (vae,), (ks,) = by_type["UNETLoader"], by_type["VAELoader"], by_type["DInGKSampler"]
     p[unet]["inputs"]["unet_name"] = tiny_wan22_files.unet_name
     p[vae]["inputs"]["vae_name"] = vae_path.name
