@@ -365,7 +365,9 @@ def test_wan22_inpaint_graph_end_to_end(comfy_host, tiny_wan22_files, wan22_vae,
     outside = (feather_alpha(repaint, 8) == 0)[..., None].expand_as(original)
     assert outside.any() and torch.equal(comp[outside], original[outside])
     inside = (repaint > 0)[..., None].expand_as(original)
-    assert torch.allclose(comp[inside], decoded[inside])
+    # decoded up to one float32 rounding of values in [0, 1] (see test_video.py)
+    assert torch.allclose(comp[inside], decoded[inside], rtol=0, atol=1e-6), \
+        (comp[inside] - decoded[inside]).abs().max().item()
 
 
 def test_wan22_shipped_workflow_executes_with_tiny_models(comfy_host, tiny_wan22_files, wan22_vae, run_prompt,
