@@ -129,6 +129,14 @@ MODEL_FILES = {
     "ae.safetensors": (
         "vae",
         "https://huggingface.co/Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/ae.safetensors"),
+    "flux-2-klein-4b.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/black-forest-labs/FLUX.2-klein-4B/resolve/main/flux-2-klein-4b.safetensors"),
+    "qwen_3_4b.safetensors": (
+        "text_encoders",
+        "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/text_encoders/qwen_3_4b.safetensors"),
+    "flux2-vae.safetensors": (
+        "vae", "https://huggingface.co/Comfy-Org/flux2-dev/resolve/main/split_files/vae/flux2-vae.safetensors"),
     "wan2.1_t2v_1.3B_fp16.safetensors": (
         "diffusion_models",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
@@ -530,6 +538,45 @@ def flux1_dev_inpaint() -> Graph:
     return g
 
 
+KLEIN_UNET = "flux-2-klein-4b.safetensors"
+KLEIN_TEXT = "qwen_3_4b.safetensors"  # Qwen3-4B, the file ComfyUI's Z-Image templates use too
+FLUX2_VAE = "flux2-vae.safetensors"   # the name ComfyUI's Flux.2 templates use
+# The Klein workflow's DInG settings, in one place: the current defaults (ding1 with the ddpm
+# bridge noise) at Klein's own 4 distilled steps; a measurement of few-step settings may change them.
+KLEIN_STEPS = 4
+KLEIN_VARIANT = "ding1"
+KLEIN_ETA = "ddpm"
+
+
+def flux2_klein_inpaint() -> Graph:
+    g = Graph("ding_flux2_klein_inpaint", "Flux.2 Klein inpaint",
+              f"{KLEIN_STEPS} steps | cfg 1 | {KLEIN_VARIANT}")
+    g.add(1, "UNETLoader", (X[1], 0), [KLEIN_UNET, "default"])
+    g.add(2, "CLIPLoader", (X[1], 115), [KLEIN_TEXT, "flux2", "default"], size=(260, 106))
+    g.add(3, "VAELoader", (X[1], 255), [FLUX2_VAE])
+    g.add(4, "LoadImage", (X[1], 343), [INPUT_IMAGE, "image"])
+    g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_FLUX], title="Positive prompt (what to paint)",
+          color=POSITIVE, inputs={"clip": (2, 0)})
+    g.add(6, "ConditioningZeroOut", (X[2], 170), [], title="Negative (blank, unused at cfg 1)",
+          color=NEGATIVE, inputs={"conditioning": (5, 0)})
+    g.add(7, "DInGInpaintEncode", (X[2], 230), [6, "hard"], color=DING,
+          inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
+    g.add(8, "DInGKSampler", (X[3], 0),
+          [42, "fixed", KLEIN_STEPS, 1.0, "simple", 1.0, KLEIN_VARIANT, 0.01, KLEIN_ETA, 1],
+          color=DING, inputs={"model": (1, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (7, 0)})
+    _tail(g, 9, (4, 0), (7, 1), (8, 0), (3, 0), "ding_klein_inpaint")
+    _note(g, 12,
+          "## DInG inpainting, Flux.2 Klein 4B\n\nThe distilled Flux.2 [klein] 4B text-to-image model; "
+          "DInG does the inpainting.\n\n" + mask_steps(ZERO_NEGATIVE) + "\n\n"
+          + _files_note([(KLEIN_UNET, "about 7.8 GB"), (KLEIN_TEXT, "about 8 GB"),
+                         (FLUX2_VAE, "336 MB")]) + "\n\n"
+          f"Klein is step-distilled: {KLEIN_STEPS} steps, cfg 1, no FluxGuidance (Klein has no "
+          f"guidance input). `{KLEIN_VARIANT}` at {KLEIN_STEPS} steps makes {KLEIN_STEPS} model calls. "
+          "Latent cells are 16 px. Needs a ComfyUI that loads Flux.2 Klein: 0.8.0 builds only "
+          "Flux.2 dev's width.")
+    return g
+
+
 WAN_T2V = "wan2.1_t2v_1.3B_fp16.safetensors"
 WAN_TEXT = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
 WAN_VAE = "wan_2.1_vae.safetensors"
@@ -594,7 +641,7 @@ def wan21_video_inpaint() -> Graph:
 
 
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, wan21_video_inpaint]
+             flux1_dev_inpaint, flux2_klein_inpaint, wan21_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

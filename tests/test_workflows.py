@@ -55,7 +55,8 @@ MODEL_WIDGETS = {
 
 EXPECTED_WORKFLOWS = {
     "ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
-    "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_wan21_video_inpaint",
+    "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_flux2_klein_inpaint",
+    "ding_wan21_video_inpaint",
 }
 VIDEO_WORKFLOWS = {"ding_wan21_video_inpaint"}  # clips in (Load Video), a video out (Save Video)
 
@@ -330,6 +331,25 @@ def test_turbo_and_flux_settings():
     assert source_of(ui, ks, "positive")[0]["type"] == "FluxGuidance"
     (clip,) = nodes_of(ui, "DualCLIPLoader")
     assert named_widgets(clip)["type"] == "flux"
+
+
+def test_flux2_klein_settings():
+    """Klein 4B is step-distilled with no guidance input: the generator's step constant (4),
+    cfg 1, no FluxGuidance, a blanked negative; its Qwen3-4B text encoder loads as a flux2 CLIP."""
+    ui = load_ui("ding_flux2_klein_inpaint")
+    w = _ding_settings(ui)
+    assert w["steps"] == gen.KLEIN_STEPS == 4 and w["cfg"] == 1.0 and w["denoise"] == 1.0
+    assert (w["variant"], w["eta"]) == (gen.KLEIN_VARIANT, gen.KLEIN_ETA)
+    assert not nodes_of(ui, "FluxGuidance")
+    (ks,) = nodes_of(ui, "DInGKSampler")
+    assert source_of(ui, ks, "negative")[0]["type"] == "ConditioningZeroOut"
+    assert source_of(ui, ks, "model")[0]["type"] == "UNETLoader"
+    (clip,) = nodes_of(ui, "CLIPLoader")
+    assert named_widgets(clip) == {"clip_name": "qwen_3_4b.safetensors", "type": "flux2", "device": "default"}
+    (unet,) = nodes_of(ui, "UNETLoader")
+    assert named_widgets(unet)["unet_name"] == "flux-2-klein-4b.safetensors"
+    (vae,) = nodes_of(ui, "VAELoader")
+    assert named_widgets(vae)["vae_name"] == "flux2-vae.safetensors"
 
 
 def test_wan_video_settings():

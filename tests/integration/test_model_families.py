@@ -27,7 +27,7 @@ from comfy_testbed import families, tiny_families, tiny_models
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 OBS_STD = 0.01
-SIZE = 128                 # px; latent 16x16 (all families here downscale by 8)
+SIZE = 128                 # px; latent 16x16 at 1/8 (8x8 for Flux.2's 1/16)
 RECT = dict(x=40, y=36, w=48, h=40)
 
 # per family: the files fixture, loader kind, conditioning, cfg, steps and expectations, read from
@@ -37,8 +37,9 @@ def _spec(name):
     return dict(files=row.files_fixture, loader="ckpt" if row.loaders[0] == "CheckpointLoaderSimple" else "unet",
                 cond=row.conditioning, tokens=row.tokens, cfg=row.cfg, steps=row.steps,
                 scheduler=row.scheduler, detected=row.detected, sampling=row.sampling,
-                channels=row.channels, flow=row.flow, flux_guidance=row.flux_guidance,
-                v_prediction=row.v_prediction)
+                channels=row.channels, space_ratio=row.space_ratio, flow=row.flow,
+                flux_guidance=row.flux_guidance, v_prediction=row.v_prediction,
+                weight_dtype=row.weight_dtype)
 
 
 # every image family of the table (video families have their own tests); sd3 runs in test_nodes.py
@@ -61,7 +62,8 @@ def family_prompt(fam: str, files, *, variant="ding", seed=3, mask_kind="rect", 
         p = {"load": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": files.ckpt_name}}}
         model, vae = ["load", 0], ["load", 2]
     else:
-        p = {"load": {"class_type": "UNETLoader", "inputs": {"unet_name": files.unet_name, "weight_dtype": "default"}},
+        p = {"load": {"class_type": "UNETLoader", "inputs": {"unet_name": files.unet_name,
+                                                              "weight_dtype": spec["weight_dtype"]}},
              "vae": {"class_type": "VAELoader", "inputs": {"vae_name": files.vae_name}}}
         model, vae = ["load", 0], ["vae", 0]
     if spec.get("v_prediction"):
@@ -249,11 +251,15 @@ def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prom
 
     enc = a["captured"]["encoded"]
     nm = enc["noise_mask"]
-    # horizontal 3-px stroke through pixel rows 35-37 (latent row 4), columns 40-88 (latent 5-11)
-    assert nm[0, 0, 4, 6:10].eq(1).all()
-    assert nm[0, 0, 8:].eq(0).all() and nm[0, 0, :2].eq(0).all()
+    # horizontal 3-px stroke through pixel rows 35-37, columns 40-88: at r px per latent cell,
+    # latent row 36 // r (4 at 1/8, 2 at 1/16), and the cells between columns 40 and 88
+    r = spec["space_ratio"]
+    assert nm.shape[-2:] == (SIZE // r, SIZE // r)
+    row, cols = RECT["y"] // r, slice(RECT["x"] // r + 1, (RECT["x"] + RECT["w"]) // r - 1)
+    assert nm[0, 0, row, cols].numel() > 0 and nm[0, 0, row, cols].eq(1).all()
+    assert nm[0, 0, 64 // r:].eq(0).all() and nm[0, 0, :16 // r].eq(0).all()
     diff = model_space_diff(a["captured"]["model"], enc, a["captured"]["latent"])
-    assert diff[0, :, 4, 6:10].abs().mean() > 0.1          # the stroke's cells were repainted
+    assert diff[0, :, row, cols].abs().mean() > 0.1          # the stroke's cells were repainted
     kept, _ = kept_and_free(a)
     assert kept.abs().max().item() <= OBS_STD
     assert torch.isfinite(a["captured"]["latent"]["samples"]).all()
@@ -265,6 +271,7 @@ def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prom
 # --------------------------------------------------------------------------- shipped Flux workflow
 
 FLUX_WORKFLOW = "ding_flux1_dev_inpaint"
+FLUX2_WORKFLOW = "ding_flux2_klein_inpaint"
 WORKFLOW_STEPS = 3
 
 
@@ -288,19 +295,16 @@ def shipped_workflow_api(key: str) -> dict:
     return _workflow_tables().load_api(key)
 
 
-@pytest.fixture(scope="module")
-def flux_workflow_files(comfy_host, tiny_flux):
-    """The twin's model file names pointing at the tiny Flux files (symlinks, removed afterwards so
-    a later fixture writing placeholders under those names cannot write through them), and its
-    input image (same picture and mask as test_workflows_comfy uses)."""
-    api = shipped_workflow_api(FLUX_WORKFLOW)
+def _link_workflow_files(comfy_host, api: dict, files):
+    """Symlinks from the twin's UNETLoader / VAELoader file names to the tiny family's files,
+    and its input image (same picture and mask as test_workflows_comfy uses). Returns the links."""
     links = []
     for node in api.values():
         if node["class_type"] == "UNETLoader":
             links.append((comfy_host.models_dir / "diffusion_models" / node["inputs"]["unet_name"],
-                          tiny_flux.paths["unet"]))
+                          files.paths["unet"]))
         elif node["class_type"] == "VAELoader":
-            links.append((comfy_host.models_dir / "vae" / node["inputs"]["vae_name"], tiny_flux.paths["vae"]))
+            links.append((comfy_host.models_dir / "vae" / node["inputs"]["vae_name"], files.paths["vae"]))
     for link, target in links:
         if link.is_symlink() or link.exists():
             link.unlink()
@@ -310,32 +314,57 @@ def flux_workflow_files(comfy_host, tiny_flux):
     for node in api.values():
         if node["class_type"] == "LoadImage":
             comfy_host.write_input_image(node["inputs"]["image"], image, mask)
-    yield {"api": api, "image": image, "mask": mask}
+    return links
+
+
+def _unlink(links):
+    # removed afterwards so a later fixture writing placeholders under those names cannot write
+    # through them
     for link, _ in links:
         if link.is_symlink():
             link.unlink()
 
 
-@pytest.mark.slow
-def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files, run_prompt, model_calls):
-    """The shipped Flux twin as shipped, except: the text encoder nodes replaced by Flux-shaped
-    DInGTestConditioning (its FluxGuidance and ConditioningZeroOut stay), steps cut to 3."""
-    api = flux_workflow_files["api"]
+@pytest.fixture(scope="module")
+def flux_workflow_files(comfy_host, tiny_flux):
+    """The Flux twin's model file names pointing at the tiny Flux files, and its input image."""
+    api = shipped_workflow_api(FLUX_WORKFLOW)
+    links = _link_workflow_files(comfy_host, api, tiny_flux)
+    yield {"api": api}
+    _unlink(links)
+
+
+@pytest.fixture(scope="module")
+def flux2_workflow_files(comfy_host, tiny_flux2):
+    """The Flux.2 Klein twin's model file names pointing at the tiny Flux.2 files, and its input image."""
+    api = shipped_workflow_api(FLUX2_WORKFLOW)
+    links = _link_workflow_files(comfy_host, api, tiny_flux2)
+    yield {"api": api}
+    _unlink(links)
+
+
+def _executable_twin(api: dict, fam: str, steps=None) -> dict:
+    """The shipped twin with each CLIPTextEncode replaced by DInGTestConditioning in the family's
+    text-encoder shapes (the now unused CLIP loaders dropped), `steps` if given, the UNETLoader at
+    the family's test weight_dtype, and captures of the model, latents, images and conditioning."""
+    spec = FAMILY[fam]
     prompt = copy.deepcopy(api)
     for node_id, node in sorted(prompt.items()):
         if node["class_type"] == "CLIPTextEncode":
             prompt[node_id] = {"class_type": "DInGTestConditioning", "inputs": {
-                "seed": 100 + int(node_id), "tokens": tiny_families.FLUX_TOKENS, "family": "flux"}}
+                "seed": 100 + int(node_id), "tokens": spec["tokens"], "family": spec["cond"]}}
     used = {v[0] for node in prompt.values() for v in node["inputs"].values() if isinstance(v, list)}
     for node_id in [i for i, n in prompt.items() if n["class_type"] in ("DualCLIPLoader", "CLIPLoader")]:
         assert node_id not in used
         del prompt[node_id]
     ids = {n["class_type"]: i for i, n in prompt.items()}
-    for t in ("UNETLoader", "VAELoader", "FluxGuidance", "DInGInpaintEncode", "DInGKSampler", "VAEDecode",
+    for t in ("UNETLoader", "VAELoader", "DInGInpaintEncode", "DInGKSampler", "VAEDecode",
               "DInGComposite", "SaveImage", "LoadImage"):
-        assert t in ids, f"shipped Flux workflow has no {t}"
+        assert t in ids, f"shipped workflow has no {t}"
+    prompt[ids["UNETLoader"]]["inputs"]["weight_dtype"] = spec["weight_dtype"]
     sampler = prompt[ids["DInGKSampler"]]["inputs"]
-    sampler["steps"] = WORKFLOW_STEPS
+    if steps is not None:
+        sampler["steps"] = steps
     enc, comp, load = ids["DInGInpaintEncode"], ids["DInGComposite"], ids["LoadImage"]
     prompt.update({
         "cap_model": {"class_type": "DInGTestCapture", "inputs": {"value": sampler["model"], "key": "model"}},
@@ -346,21 +375,62 @@ def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files,
         "cap_repaint": {"class_type": "DInGTestCapture", "inputs": {"value": [enc, 1], "key": "repaint"}},
         "cap_pos": {"class_type": "DInGTestCapture", "inputs": {"value": sampler["positive"], "key": "positive"}},
     })
-    result = run_prompt(prompt)
-    comfy_host.timings["flux shipped workflow: graph s"] = result["wall_s"]
+    return prompt, ids
+
+
+def _check_twin_run(comfy_host, result, model_calls, prompt, ids, fam):
+    """What every executed twin must show: the family's model, the documented call count, the
+    kept latent region, finite outputs, and the original pixels outside the repaint area."""
+    spec = FAMILY[fam]
+    sampler = prompt[ids["DInGKSampler"]]["inputs"]
     cap = result["captured"]
-    assert type(cap["model"].model.model_config).__name__ == "Flux"
-    assert cap["positive"][0][1]["guidance"] == api[ids["FluxGuidance"]]["inputs"]["guidance"]
-    expected = 2 * WORKFLOW_STEPS - 1 if sampler["variant"] == "ding" else WORKFLOW_STEPS
-    assert model_calls.count == expected
+    assert type(cap["model"].model.model_config).__name__ == spec["detected"]
+    steps = sampler["steps"]
+    assert model_calls.count == (2 * steps - 1 if sampler["variant"] == "ding" else steps)
     assert set(model_calls.batch_sizes) == {1 if sampler["cfg"] == 1.0 else 2}
     kept, free = kept_and_free(result)
     assert kept.abs().max().item() <= OBS_STD and free.abs().mean().item() > 0.1
     assert torch.isfinite(cap["latent"]["samples"]).all() and torch.isfinite(cap["composite"]).all()
     # pixels farther than `feather` px from the repaint area are the original, bit for bit
+    comp = ids["DInGComposite"]
     feather = prompt[comp]["inputs"]["feather"]
     near = torch.nn.functional.max_pool2d((cap["repaint"] > 0).float()[:, None], 2 * feather + 1, stride=1,
                                           padding=feather)[:, 0] > 0
     assert (~near).sum() > 0.1 * near.numel()
     assert torch.equal(cap["composite"][~near], cap["original"][~near])
     assert len(comfy_host.output_files(result, ids["SaveImage"])) == 1
+    return cap
+
+
+@pytest.mark.slow
+def test_shipped_flux_workflow_runs(comfy_host, ding_nodes, flux_workflow_files, run_prompt, model_calls):
+    """The shipped Flux twin as shipped, except: the text encoder nodes replaced by Flux-shaped
+    DInGTestConditioning (its FluxGuidance and ConditioningZeroOut stay), steps cut to 3."""
+    api = flux_workflow_files["api"]
+    prompt, ids = _executable_twin(api, "flux", WORKFLOW_STEPS)
+    assert "FluxGuidance" in ids, "shipped Flux workflow has no FluxGuidance"
+    result = run_prompt(prompt)
+    comfy_host.timings["flux shipped workflow: graph s"] = result["wall_s"]
+    cap = _check_twin_run(comfy_host, result, model_calls, prompt, ids, "flux")
+    assert cap["positive"][0][1]["guidance"] == api[ids["FluxGuidance"]]["inputs"]["guidance"]
+
+
+@pytest.mark.slow
+def test_flux2_shipped_workflow_runs(comfy_host, ding_nodes, flux2_workflow_files, run_prompt, model_calls):
+    """The shipped Flux.2 Klein twin with the tiny Flux.2 (Klein's layout) as its model files:
+    as shipped (its steps, cfg 1, variant, eta), except the text encoder replaced by Klein-shaped
+    DInGTestConditioning (the ConditioningZeroOut negative stays) and the diffusion model held in
+    fp8 (the row's weight_dtype; 2.2 B parameters on a CPU). 128-channel latents at 1/16."""
+    _skip_unless_detected("flux2")
+    api = flux2_workflow_files["api"]
+    prompt, ids = _executable_twin(api, "flux2")
+    assert "FluxGuidance" not in ids and "ConditioningZeroOut" in ids
+    result = run_prompt(prompt)
+    comfy_host.timings["flux2 shipped workflow: graph s"] = result["wall_s"]
+    comfy_host.timings["flux2 shipped workflow: ms/call"] = model_calls.ms_per_call()
+    cap = _check_twin_run(comfy_host, result, model_calls, prompt, ids, "flux2")
+    enc = cap["encoded"]
+    assert enc["samples"].shape[1:] == (FAMILY["flux2"]["channels"], SIZE // 16, SIZE // 16)
+    assert enc["noise_mask"].shape[-2:] == (SIZE // 16, SIZE // 16)
+    # the positive reaching the sampler is Klein-shaped (Qwen3-4B x 3 layers)
+    assert cap["positive"][0][0].shape[-1] == tiny_families.FLUX2_KLEIN_CONTEXT_DIM
