@@ -126,8 +126,9 @@ def flux2_klein_config():
     """Detect the Klein skeleton, then again at the width this ComfyUI's detection requires
     (num_heads x sum(axes_dim): 0.8.0 fixes 48 heads x 128 = 6144, whatever img_in says)."""
     cfg = detect(_meta(flux2_skeleton(FLUX2_KLEIN_HIDDEN)))
-    if cfg is None:
-        return None
+    if cfg is None or type(cfg).__name__ != "Flux2":
+        raise RuntimeError(f"this ComfyUI detects the Flux.2 skeleton as {type(cfg).__name__}, not Flux2 "
+                           "(it has no comfy.supported_models.Flux2)")
     width = int(cfg.unet_config["num_heads"]) * int(sum(cfg.unet_config["axes_dim"]))
     if width != FLUX2_KLEIN_HIDDEN:
         cfg = detect(_meta(flux2_skeleton(width)))
