@@ -160,6 +160,9 @@ def qwen_image_skeleton(blocks: int = 1) -> dict:
     sk = {"txt_norm.weight": (QWEN_IMAGE_CONTEXT,), "img_in.weight": (QWEN_IMAGE_HIDDEN, 16 * 2 * 2)}
     for i in range(blocks):
         sk[f"transformer_blocks.{i}.attn.to_q.weight"] = (1, 1)
+    return sk
+
+
 def flux2_skeleton(hidden: int = FLUX2_KLEIN_HIDDEN, double_blocks: int = 1, single_blocks: int = 1,
                    context_dim: int = FLUX2_KLEIN_CONTEXT_DIM, guidance: bool = False) -> dict:
     """The keys/shapes Flux.2 detection reads: Klein's layout by default (context 7680, no

@@ -175,6 +175,9 @@ def tiny_qwen_image(comfy_host):
     """tiny_families.TinyFamilyFiles: Qwen-Image (1 block, bf16, diffusion_models/tiny_qwen_image.safetensors)
     with tiny_wan's Wan 2.1 VAE (vae/tiny_wan21_vae.safetensors)."""
     return _tiny_family(comfy_host, "qwen_image")
+
+
+@pytest.fixture(scope="session")
 def tiny_flux2(comfy_host):
     """tiny_families.TinyFamilyFiles: Flux.2 in Klein's layout (context 7680, no guidance embedding,
     1 double + 1 single block at the width this ComfyUI's detection requires, fp8,
