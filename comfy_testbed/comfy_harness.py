@@ -842,3 +842,44 @@ def bootstrap_temporary(prefix: str = "ding_bench_",
     import comfy.utils
     comfy.utils.set_progress_bar_enabled(False)  # no progress bars, for every method alike
     return h
+
+
+# --------------------------------------------------------------------------- kept region
+
+def model_space(latent_format: str, samples):
+    """``samples`` (latent space) in model space by ``comfy.latent_formats.<latent_format>``, the
+    units obs_std is in."""
+    import comfy.latent_formats
+    return getattr(comfy.latent_formats, latent_format)().process_in(samples.float())
+
+
+def kept_and_free(latent_format: str, encoded: dict, out: dict):
+    """(kept, free, diff): the model-space change ``out - encoded`` on the cells the encoded
+    latent's noise_mask keeps, on the others, and everywhere."""
+    keep = (1 - encoded["noise_mask"]).expand_as(out["samples"]) > 0.5
+    diff = model_space(latent_format, out["samples"]) - model_space(latent_format, encoded["samples"])
+    return diff[keep], diff[~keep], diff
+
+
+# --------------------------------------------------------------------------- shipped workflows
+
+def load_twin(title: str) -> dict:
+    """The API twin of a shipped workflow, example_workflows/api/<title>.api.json."""
+    import json
+    return json.loads((PACK_ROOT / "example_workflows" / "api" / f"{title}.api.json").read_text(encoding="utf-8"))
+
+
+def with_test_conditioning(api: dict, family: str, tokens: int) -> tuple:
+    """A copy of an API prompt whose CLIPTextEncode nodes are DInGTestConditioning in ``family``'s
+    text-encoder shapes (seeds 100, 101, ... in node order) and whose CLIP loaders, then unused,
+    are dropped. Returns (prompt, {class_type: [node ids]})."""
+    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
+    for k, node_id in enumerate(i for i, n in p.items() if n["class_type"] == "CLIPTextEncode"):
+        p[node_id] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 100 + k, "tokens": tokens,
+                                                                         "family": family}}
+    for node_id in [i for i, n in p.items() if n["class_type"] in ("CLIPLoader", "DualCLIPLoader")]:
+        del p[node_id]
+    by_type = {}
+    for node_id, node in p.items():
+        by_type.setdefault(node["class_type"], []).append(node_id)
+    return p, by_type

@@ -426,3 +426,34 @@ def write_test_video(path, frames: torch.Tensor, fps: int = 16) -> Path:
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def check_causal_frame_mapping(vae, frames: int, size: int, time_ratio: int) -> tuple:
+    """Check a causal video VAE against the space-time mask rule (ding_sampler.masks): perturbing
+    pixel frame j changes no latent frame before the one the rule says covers j and does change
+    that one; perturbing latent frame k leaves every pixel frame before its span unchanged and
+    changes the frames of its span. Raises AssertionError naming the frame; returns the latent
+    shape of the ``frames`` x ``size`` x ``size`` test clip."""
+    from ding_sampler.masks import latent_frame_spans
+    spans = latent_frame_spans(frames, time_ratio)
+    clip = make_test_clip(frames, size, size, seed=3)
+    lo, hi = size // 4, 3 * size // 4
+    with torch.inference_mode():
+        base = vae.encode(clip)
+        for j in sorted({0, 1, time_ratio, time_ratio + 1, frames - 1}):
+            k = next(i for i, (a, b) in enumerate(spans) if a <= j < b)
+            bumped = clip.clone()
+            bumped[j, lo:hi, lo:hi] = 1.0 - bumped[j, lo:hi, lo:hi]
+            z = vae.encode(bumped)
+            assert torch.equal(z[:, :, :k], base[:, :, :k]), f"pixel frame {j} changed an earlier latent frame"
+            assert (z[:, :, k] - base[:, :, k]).abs().max() > 1e-3, f"pixel frame {j} left latent frame {k} unchanged"
+        pixels = vae.decode(base).reshape(-1, size, size, 3)
+        assert pixels.shape[0] == frames, pixels.shape
+        for k, (a, b) in enumerate(spans):
+            z = base.clone()
+            z[:, :, k] += 2.0
+            out = vae.decode(z).reshape(-1, size, size, 3)
+            assert torch.equal(out[:a], pixels[:a]), f"latent frame {k} changed an earlier pixel frame"
+            assert all((out[f] - pixels[f]).abs().max() > 1e-3 for f in range(a, b)), \
+                f"latent frame {k} left a frame of its span unchanged"
+    return tuple(base.shape)

@@ -67,9 +67,13 @@ NODE_SHAPES = {
     "DInGInpaintEncode": ([("pixels", "IMAGE"), ("mask", "MASK"), ("vae", "VAE")],
                           [("latent", "LATENT"), ("repaint_mask", "MASK")], ["grow_mask_by", "mask_mode"]),
     "DInGKSampler": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
-                      ("latent_image", "LATENT"), ("observation", "LATENT")], [("LATENT", "LATENT")],
+                      ("latent_image", "LATENT")], [("LATENT", "LATENT")],
                      ["seed", "@control_after_generate", "steps", "cfg", "scheduler", "denoise",
-                      "variant", "obs_std", "eta", "particles", "start_at_step", "end_at_step"]),
+                      "variant", "obs_std", "eta", "particles"]),
+    "DInGKSamplerAdvanced": ([("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                              ("latent_image", "LATENT"), ("observation", "LATENT")], [("LATENT", "LATENT")],
+                             ["seed", "@control_after_generate", "steps", "cfg", "scheduler", "denoise",
+                              "variant", "obs_std", "eta", "particles", "start_at_step", "end_at_step"]),
     "DInGSampler": ([("observation", "LATENT")], [("SAMPLER", "SAMPLER")],
                     ["variant", "obs_std", "eta", "particles"]),
     "DInGComposite": ([("original", "IMAGE"), ("generated", "IMAGE"), ("mask", "MASK")],
@@ -94,8 +98,8 @@ NODE_SHAPES = {
 }
 FRONTEND_ONLY = {"MarkdownNote"}
 # Link inputs a graph may leave unconnected (optional inputs of our nodes).
-OPTIONAL_LINK_INPUTS = {("DInGKSampler", "observation"), ("DInGSampler", "observation")}
-OURS = {"DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite"}
+OPTIONAL_LINK_INPUTS = {("DInGKSamplerAdvanced", "observation"), ("DInGSampler", "observation")}
+OURS = {"DInGInpaintEncode", "DInGKSampler", "DInGKSamplerAdvanced", "DInGSampler", "DInGComposite"}
 
 # Default sizes [w, h] in canvas pixels (only looks matter).
 SIZES = {
@@ -106,7 +110,8 @@ SIZES = {
     "CFGGuider": (280, 98),
     "BasicScheduler": (280, 106), "RandomNoise": (280, 82), "SamplerCustomAdvanced": (280, 126),
     "VAEDecode": (210, 46), "SaveImage": (280, 330), "DInGInpaintEncode": (280, 122),
-    "DInGKSampler": (280, 330), "DInGSampler": (280, 130), "DInGComposite": (286, 122),
+    "DInGKSampler": (280, 330), "DInGKSamplerAdvanced": (280, 402), "DInGSampler": (280, 130),
+    "DInGComposite": (286, 122),
     "MarkdownNote": (280, 660),
     "CLIPLoader": (225, 106), "LoadVideo": (225, 200), "GetVideoComponents": (225, 70),
     "ImageFromBatch": (225, 82), "ImageScale": (225, 130), "ImageToMask": (225, 58),
@@ -286,7 +291,7 @@ DISTILLED_SETTINGS = {
 def ding_ksampler_widgets(settings: dict, seed: int = 42) -> list:
     """DInGKSampler's widget values (NODE_SHAPES order) for one DISTILLED_SETTINGS entry."""
     return [seed, "fixed", settings["steps"], settings["cfg"], settings["scheduler"], 1.0, settings["variant"],
-            settings["obs_std"], settings["eta"], settings["particles"], 0, 10000]
+            settings["obs_std"], settings["eta"], settings["particles"]]
 
 
 def settings_summary(settings: dict) -> str:
@@ -466,13 +471,14 @@ class Graph:
 
 # The frontend's own minimum heights (LGraphNode.computeSize, the same in frontends 1.27 and
 # 1.35, measured): a node saved smaller is grown on load, so a layout must count with these.
-# DInGKSampler: 334 measured with 10 widget rows and 4 sockets; start_at_step, end_at_step (2 rows
-# of 24 px) and the observation socket (20 px) add 68 by computeSize's rule (rows x 20 + widgets x
-# (20 + 4) + 8), not measured in a browser.
+# DInGKSampler: 334 (10 widget rows, 4 sockets); DInGKSamplerAdvanced: 402 (start_at_step,
+# end_at_step and the observation socket more); DInGSampler: 130 with its observation socket (one
+# row, beside the SAMPLER output): all three measured in both frontends.
 MIN_HEIGHTS = {
     "BasicScheduler": 106, "CFGGuider": 98, "CLIPLoader": 106, "CLIPTextEncode": 88,
     "CheckpointLoaderSimple": 98, "ConditioningZeroOut": 26, "CreateVideo": 78, "DInGComposite": 122,
-    "DInGInpaintEncode": 122, "DInGKSampler": 402, "DInGSampler": 130, "DualCLIPLoader": 130,
+    "DInGInpaintEncode": 122, "DInGKSampler": 334, "DInGKSamplerAdvanced": 402,
+    "DInGSampler": 130, "DualCLIPLoader": 130,
     "FluxGuidance": 58, "GetVideoComponents": 66, "ImageFromBatch": 82, "ImagePadForOutpaint": 174,
     "ImageScale": 130, "ImageToMask": 58, "LTXVConditioning": 78, "LTXVScheduler": 154, "LoadImage": 326,
     "LoadVideo": 82, "MarkdownNote": 88, "ModelSamplingSD3": 58, "RandomNoise": 82, "SamplerCustom": 230,
@@ -580,8 +586,10 @@ INPUT_ORDER = {
     "FluxGuidance": ["conditioning", "guidance"],
     "DInGInpaintEncode": ["pixels", "mask", "vae", "grow_mask_by", "mask_mode"],
     "DInGKSampler": ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative", "latent_image",
-                     "denoise", "variant", "obs_std", "eta", "particles", "start_at_step", "end_at_step",
-                     "observation"],
+                     "denoise", "variant", "obs_std", "eta", "particles"],
+    "DInGKSamplerAdvanced": ["model", "seed", "steps", "cfg", "scheduler", "positive", "negative",
+                             "latent_image", "denoise", "variant", "obs_std", "eta", "particles", "start_at_step",
+                             "end_at_step", "observation"],
     "DInGComposite": ["original", "generated", "mask", "feather", "color_match"],
     "CLIPLoader": ["clip_name", "type", "device"],
     "ImageFromBatch": ["image", "batch_index", "length"],
@@ -613,6 +621,7 @@ DISPLAY_NAMES = {
     "CFGGuider": "CFGGuider", "BasicScheduler": "BasicScheduler", "RandomNoise": "RandomNoise",
     "SamplerCustomAdvanced": "SamplerCustomAdvanced", "VAEDecode": "VAE Decode", "SaveImage": "Save Image",
     "DInGInpaintEncode": "DInG Inpaint/Outpaint Encode", "DInGKSampler": "DInG Inpaint/Outpaint KSampler",
+    "DInGKSamplerAdvanced": "DInG Inpaint/Outpaint KSampler (Advanced)",
     "DInGSampler": "DInG Inpaint/Outpaint Sampler (SAMPLER)", "DInGComposite": "DInG Inpaint/Outpaint Composite",
     "CLIPLoader": "Load CLIP", "LoadVideo": "Load Video", "GetVideoComponents": "Get Video Components",
     "ImageFromBatch": "ImageFromBatch", "ImageScale": "Upscale Image", "ImageToMask": "Convert Image to Mask",
@@ -696,7 +705,7 @@ def sd35_medium_inpaint() -> Graph:
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
     g.add(5, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
-    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
+    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
     _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_inpaint")
     _note(g, 10,
@@ -748,7 +757,7 @@ def sd35_outpaint() -> Graph:
     _prompt_pair(g, 4, PROMPT_OUTPAINT, "Positive prompt (the whole picture)")
     g.add(6, "DInGInpaintEncode", (X[2], 345), [8, "hard"], color=DING,
           inputs={"pixels": (3, 0), "mask": (3, 1), "vae": (1, 2)})
-    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
+    g.add(7, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 2.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (1, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (6, 0)})
     _tail(g, 8, (3, 0), (6, 1), (7, 0), (1, 2), "ding_outpaint")
     _note(g, 11,
@@ -804,7 +813,7 @@ def flux1_dev_inpaint() -> Graph:
           color=NEGATIVE, inputs={"conditioning": (5, 0)})
     g.add(8, "DInGInpaintEncode", (X[2], 315), [6, "hard"], color=DING,
           inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
-    g.add(9, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
+    g.add(9, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 1.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (1, 0), "positive": (6, 0), "negative": (7, 0), "latent_image": (8, 0)})
     _tail(g, 10, (4, 0), (8, 1), (9, 0), (3, 0), "ding_flux_inpaint")
     _note(g, 13,
@@ -902,7 +911,7 @@ def sdxl_inpaint() -> Graph:
     _prompt_pair(g, 3, PROMPT_INPAINT, "Positive prompt (what to paint)")
     g.add(5, "DInGInpaintEncode", (X[2], 345), [6, "hard"], color=DING,
           inputs={"pixels": (2, 0), "mask": (2, 1), "vae": (1, 2)})
-    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 6.0, "normal", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
+    g.add(6, "DInGKSampler", (X[3], 0), [42, "fixed", 28, 6.0, "normal", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (1, 0), "positive": (3, 0), "negative": (4, 0), "latent_image": (5, 0)})
     _tail(g, 7, (2, 0), (5, 1), (6, 0), (1, 2), "ding_sdxl_inpaint")
     _note(g, 10,
@@ -1000,7 +1009,7 @@ def _wan_video_inpaint(g: Graph, unet: str, vae: str, frames: int, size, grow: i
     g.add(15, "ModelSamplingSD3", (0, 0), [8.0], inputs={"model": (1, 0)})
     g.add(16, "DInGInpaintEncode", (0, 0), [grow, "hard"], color=DING,
           inputs={"pixels": (9, 0), "mask": (14, 0), "vae": (3, 0)})
-    g.add(17, "DInGKSampler", (0, 0), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, 10000],
+    g.add(17, "DInGKSampler", (0, 0), [42, "fixed", 30, 5.0, "simple", 1.0, "ding1", 0.01, "ddpm", 1],
           color=DING, inputs={"model": (15, 0), "positive": (4, 0), "negative": (5, 0), "latent_image": (16, 0)})
     g.add(18, "VAEDecode", (0, 0), inputs={"samples": (17, 0), "vae": (3, 0)})
     g.add(19, "DInGComposite", (0, 0), [feather, "off"], color=DING,
@@ -1162,13 +1171,13 @@ def wan22_a14b_video_inpaint() -> Graph:
     g.add(16, "ModelSamplingSD3", (0, 0), [8.0], inputs={"model": (1, 0)})
     g.add(18, "DInGInpaintEncode", (0, 0), [8, "hard"], color=DING,
           inputs={"pixels": (10, 0), "mask": (15, 0), "vae": (4, 0)})
-    g.add(17, "DInGKSampler", (0, 0),
+    g.add(17, "DInGKSamplerAdvanced", (0, 0),
           [42, "fixed", WAN22_STEPS, 3.5, "simple", 1.0, "ding1", 0.01, "ddpm", 1, 0, WAN22_SPLIT],
           title="DInG KSampler (high noise)", color=DING,
           inputs={"model": (16, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (18, 0)})
     # the low-noise expert: continues from step WAN22_SPLIT with the same seed, steps and scheduler
     g.add(19, "ModelSamplingSD3", (0, 0), [8.0], inputs={"model": (2, 0)})
-    g.add(20, "DInGKSampler", (0, 0),
+    g.add(20, "DInGKSamplerAdvanced", (0, 0),
           [42, "fixed", WAN22_STEPS, 3.5, "simple", 1.0, "ding1", 0.01, "ddpm", 1, WAN22_SPLIT, 10000],
           title="DInG KSampler (low noise)", color=DING,
           inputs={"model": (19, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (17, 0),

@@ -2,9 +2,9 @@
 from comfy_api.v0_0_2 import ComfyExtension
 
 from .inpaint import DInGComposite, DInGInpaintEncode
-from .sampling import DInGKSampler, DInGSampler
+from .sampling import DInGKSampler, DInGKSamplerAdvanced, DInGSampler
 
-NODES = [DInGInpaintEncode, DInGKSampler, DInGSampler, DInGComposite]
+NODES = [DInGInpaintEncode, DInGKSampler, DInGKSamplerAdvanced, DInGSampler, DInGComposite]
 
 
 class DInGExtension(ComfyExtension):

@@ -1,4 +1,4 @@
-"""DInG KSampler and DInG Sampler: ComfyUI glue around ``ding_sampler.ding_sample``.
+"""DInG KSampler (and its Advanced node) and DInG Sampler: ComfyUI glue around ``ding_sampler.ding_sample``.
 
 What the sampler function reads from ComfyUI (docs/algorithm.md, section 9, and the README's
 architecture section): ``model.latent_image`` (the observation, model space), ``model.noise``
@@ -33,8 +33,8 @@ log = logging.getLogger("ding-inpaint")
 # ding_sampler.sigma_keyed_generators, so that a run split into segments draws the same noise.)
 _STEP_NOISE_SEED_OFFSET = 0x9E3779B97F4A7C15
 
-# The latent-dict key under which a DInG KSampler that stops early (end_at_step) hands its
-# observation to the DInG KSampler that continues (start_at_step); ComfyUI's sampler nodes copy
+# The latent-dict key under which a DInG KSampler (Advanced) that stops early (end_at_step) hands its
+# observation to the one that continues (start_at_step); ComfyUI's sampler nodes copy
 # the latent dict, so the key travels with the state.
 OBSERVATION_KEY = "ding_observation"
 
@@ -214,7 +214,7 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict],
 
     ``observation``: the clean latent of the kept region (a LATENT's ``samples``, latent space, as
     DInG Inpaint Encode writes it), used instead of ``model.latent_image``. A run that gets zero
-    noise (SamplerCustomAdvanced with DisableNoise, a DInG KSampler with start_at_step > 0)
+    noise (SamplerCustomAdvanced with DisableNoise, a DInG KSampler (Advanced) with start_at_step > 0)
     continues an earlier segment: ComfyUI then hands it that segment's noisy output as
     ``latent_image``, so the observation is required and its absence is a ValueError.
     """
@@ -234,11 +234,11 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict],
     if observation is None:
         if continuation:
             raise ValueError(
-                "DInG got no noise (DisableNoise, or a DInG Inpaint/Outpaint KSampler with start_at_step > 0): "
-                "this run continues an earlier DInG run's noisy state, and its latent_image is that state, not "
-                "the original. Connect DInG Inpaint/Outpaint Encode's LATENT to the 'observation' input of this "
-                "DInG sampler (DInG Inpaint/Outpaint Sampler or DInG Inpaint/Outpaint KSampler). For a normal "
-                "run, add noise (RandomNoise).")
+                "DInG got no noise (DisableNoise, or a DInG Inpaint/Outpaint KSampler (Advanced) with "
+                "start_at_step > 0): this run continues an earlier DInG run's noisy state, and its latent_image "
+                "is that state, not the original. Connect DInG Inpaint/Outpaint Encode's LATENT to the "
+                "'observation' input of this DInG sampler (DInG Inpaint/Outpaint Sampler or DInG Inpaint/Outpaint "
+                "KSampler (Advanced)). For a normal run, add noise (RandomNoise).")
         observation = latent_image
     else:
         observation = _model_space_observation(model, observation, x)
@@ -389,8 +389,103 @@ class DInGSampler(io.ComfyNode):
                                                   _observation_samples(observation)))
 
 
+def _ksampler_inputs():
+    """The inputs of DInG Inpaint/Outpaint KSampler, in order (the Advanced node's first inputs)."""
+    return [
+        io.Model.Input("model", tooltip="The diffusion model (SD3 / SD3.5, Flux, other flow models, "
+                                        "or eps / v models)."),
+        io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                     tooltip="Random seed for the initial noise and every step's noise."),
+        io.Int.Input("steps", default=28, min=1, max=10000,
+                     tooltip="Number of steps. Model calls: steps with ding1, 2 x steps - 1 with ding."),
+        io.Float.Input("cfg", default=2.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                       tooltip="Classifier-free guidance scale (the paper uses 2-3 on SD3.5)."),
+        io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
+                       tooltip="Noise schedule; the model's own sampling settings (e.g. "
+                               "ModelSamplingSD3 shift) are honoured."),
+        io.Conditioning.Input("positive", tooltip="What the repainted region should show."),
+        io.Conditioning.Input("negative", tooltip="What to avoid (empty is fine)."),
+        io.Latent.Input("latent_image", tooltip="Latent with a noise_mask (1 = repaint), e.g. from "
+                                                "DInG Inpaint/Outpaint Encode. Without a mask it samples "
+                                                "unconditionally."),
+        io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
+                       tooltip="Below 1, sampling starts from the input image partly noised "
+                               "(img2img-style inpainting)."),
+        *_ding_inputs(),
+    ]
+
+
+KSAMPLER_OUTPUT_TOOLTIP = ("The inpainted latent: new content in the repaint area, the input latent elsewhere. "
+                           "Decode it with VAE Decode.")
+
+
+def run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative, latent_image, denoise=1.0,
+                      variant="ding1", obs_std=0.01, eta="ddpm", particles=1,
+                      start_at_step=0, end_at_step=10000, observation=None) -> dict:
+    """The LATENT that DInG Inpaint/Outpaint KSampler (whole run: start_at_step 0, end_at_step past
+    the last step, no observation) and its Advanced node (any segment) return."""
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if start_at_step < 0 or end_at_step < 0:
+        raise ValueError(f"start_at_step and end_at_step must be >= 0, got {start_at_step} and {end_at_step}")
+    if start_at_step >= min(steps, end_at_step):
+        raise ValueError(f"start_at_step ({start_at_step}) must be below steps ({steps}) and below "
+                         f"end_at_step ({end_at_step}): nothing would be sampled")
+    if particles > 1 and (start_at_step > 0 or end_at_step < steps):
+        raise ValueError("particles > 1 cannot run in segments (start_at_step / end_at_step): set particles "
+                         "to 1 in both DInG Inpaint/Outpaint KSampler (Advanced) nodes")
+    if _is_nested(latent_image["samples"]):
+        raise ValueError("latent_image is a nested latent (several latents, e.g. audio + video); "
+                         "DInG samples one latent at a time")
+    obs = _observation_samples(observation)
+    if obs is None and start_at_step > 0:
+        obs = latent_image.get(OBSERVATION_KEY)
+    sampler = ding_ksampler_object(variant, obs_std, eta, particles, obs)
+    parametrization_of(model)  # fail early, before loading the model, on unsupported types
+    out = latent_image.copy()
+    if end_at_step < steps:  # hand the observation to the DInG KSampler (Advanced) that continues
+        out[OBSERVATION_KEY] = latent_image["samples"] if obs is None else obs
+    else:
+        out.pop(OBSERVATION_KEY, None)
+    mask = latent_image.get("noise_mask")
+    if mask is not None and not bool((mask > 0).any()):
+        log.warning("DInG: the latent's noise_mask keeps everything, nothing to repaint: "
+                    "returning the latent unchanged (no model call)")
+        return out
+    if start_at_step > 0 and obs is None:
+        raise ValueError(
+            "start_at_step > 0 continues the noisy latent of a DInG Inpaint/Outpaint KSampler (Advanced) that "
+            "stopped at that step (end_at_step), and DInG needs the original latent of the kept region: connect "
+            "the first sampler's output to latent_image (it carries the original), or connect DInG "
+            "Inpaint/Outpaint Encode's LATENT to 'observation'")
+    samples_in = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
+    ksampler = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler="euler",
+                                       scheduler=scheduler, denoise=denoise, model_options=model.model_options)
+    sigmas = ksampler.sigmas
+    if sigmas.shape[-1] == 0:  # denoise 0: nothing to do
+        out["samples"] = samples_in
+        return out
+    if end_at_step < sigmas.shape[-1] - 1:
+        sigmas = sigmas[:end_at_step + 1]
+    if start_at_step > 0:
+        if start_at_step >= sigmas.shape[-1] - 1:
+            raise ValueError(f"start_at_step ({start_at_step}) leaves no step of this schedule "
+                             f"({sigmas.shape[-1] - 1} steps after denoise)")
+        sigmas = sigmas[start_at_step:]
+        noise = torch.zeros(samples_in.shape, dtype=samples_in.dtype, layout=samples_in.layout, device="cpu")
+    else:
+        noise = comfy.sample.prepare_noise(samples_in, seed, latent_image.get("batch_index"))
+    callback = latent_preview.prepare_callback(model, sigmas.shape[-1] - 1)
+    out["samples"] = comfy.sample.sample_custom(
+        model, noise, cfg, sampler, sigmas, positive, negative, samples_in,
+        noise_mask=latent_image.get("noise_mask"), callback=callback,
+        disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    return out
+
+
 class DInGKSampler(io.ComfyNode):
-    """KSampler with DInG transitions instead of a sampler choice."""
+    """KSampler with DInG transitions instead of a sampler choice (a whole run; the split run of two
+    experts is DInGKSamplerAdvanced)."""
 
     @classmethod
     def define_schema(cls):
@@ -401,104 +496,58 @@ class DInGKSampler(io.ComfyNode):
             description=("Zero-shot inpainting with DInG: exact posterior transitions that keep the unmasked "
                          "region and blend seams, with any base model and no inpainting checkpoint."),
             search_aliases=["inpaint", "outpaint", "ksampler", "ding", "zero-shot inpainting"],
+            inputs=_ksampler_inputs(),
+            outputs=[io.Latent.Output(tooltip=KSAMPLER_OUTPUT_TOOLTIP)],
+        )
+
+    @classmethod
+    def execute(cls, model, seed, steps, cfg, scheduler, positive, negative, latent_image,
+                denoise=1.0, variant="ding1", obs_std=0.01, eta="ddpm", particles=1) -> io.NodeOutput:
+        return io.NodeOutput(run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative,
+                                               latent_image, denoise, variant, obs_std, eta, particles))
+
+
+class DInGKSamplerAdvanced(io.ComfyNode):
+    """DInG KSampler plus start/end steps and an observation input: one part of a split run, e.g.
+    Wan 2.2 A14B's two experts (docs/algorithm.md, section 13), like ComfyUI's KSampler (Advanced)."""
+
+    @classmethod
+    def define_schema(cls):
+        return node_schema(
+            node_id="DInGKSamplerAdvanced",
+            display_name="DInG Inpaint/Outpaint KSampler (Advanced)",
+            category="sampling",
+            description=("DInG Inpaint/Outpaint KSampler with start and end steps, for a run split between two "
+                         "models (two experts, e.g. Wan 2.2 A14B's high-noise and low-noise models): the first "
+                         "stops at end_at_step and hands DInG's noisy state to the second, which continues from "
+                         "that start step without adding noise."),
+            search_aliases=["inpaint", "outpaint", "ksampler", "ding", "zero-shot inpainting", "advanced",
+                            "two experts", "wan 2.2 a14b", "start step", "end step"],
             inputs=[
-                io.Model.Input("model", tooltip="The diffusion model (SD3 / SD3.5, Flux, other flow models, "
-                                                "or eps / v models)."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Random seed for the initial noise and every step's noise."),
-                io.Int.Input("steps", default=28, min=1, max=10000,
-                             tooltip="Number of steps. Model calls: steps with ding1, 2 x steps - 1 with ding."),
-                io.Float.Input("cfg", default=2.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance scale (the paper uses 2-3 on SD3.5)."),
-                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
-                               tooltip="Noise schedule; the model's own sampling settings (e.g. "
-                                       "ModelSamplingSD3 shift) are honoured."),
-                io.Conditioning.Input("positive", tooltip="What the repainted region should show."),
-                io.Conditioning.Input("negative", tooltip="What to avoid (empty is fine)."),
-                io.Latent.Input("latent_image", tooltip="Latent with a noise_mask (1 = repaint), e.g. from "
-                                                        "DInG Inpaint/Outpaint Encode. Without a mask it samples "
-                                                        "unconditionally."),
-                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
-                               tooltip="Below 1, sampling starts from the input image partly noised "
-                                       "(img2img-style inpainting)."),
-                *_ding_inputs(),
-                # optional, so API prompts saved before they existed still validate
+                *_ksampler_inputs(),
+                # optional like particles before them: the frontend lays out required widgets first,
+                # so a required one after an optional one would change the saved widget order
                 io.Int.Input("start_at_step", default=0, min=0, max=10000, optional=True,
-                             tooltip="Split runs (e.g. Wan 2.2 A14B's two experts): the step this sampler "
-                                     "starts at. Above 0 it continues the noisy latent of a DInG Inpaint/Outpaint "
-                                     "KSampler that stopped there (end_at_step), adds no noise, and needs the "
-                                     "original latent (the first sampler's output carries it, or connect "
-                                     "'observation'). Use the same seed, steps and scheduler in both."),
+                             tooltip="The step this sampler starts at. Above 0 it continues the noisy latent of a "
+                                     "DInG Inpaint/Outpaint KSampler (Advanced) that stopped there (end_at_step), "
+                                     "adds no noise, and needs the original latent (the first sampler's output "
+                                     "carries it, or connect 'observation'). Use the same seed, steps and "
+                                     "scheduler in both."),
                 io.Int.Input("end_at_step", default=10000, min=0, max=10000, optional=True,
-                             tooltip="Split runs: the step this sampler stops at. Below 'steps' it returns the "
-                                     "noisy latent at that step, for a second DInG Inpaint/Outpaint KSampler to "
+                             tooltip="The step this sampler stops at. Below 'steps' it returns the noisy latent "
+                                     "at that step, for a second DInG Inpaint/Outpaint KSampler (Advanced) to "
                                      "continue (start_at_step = this value); do not decode it."),
                 io.Latent.Input("observation", optional=True, tooltip=OBSERVATION_TOOLTIP),
             ],
-            outputs=[io.Latent.Output(tooltip="The inpainted latent: new content in the repaint area, the "
-                                              "input latent elsewhere. Decode it with VAE Decode. With "
-                                              "end_at_step below steps: the noisy latent at that step, for a "
-                                              "DInG Inpaint/Outpaint KSampler with start_at_step to continue.")],
+            outputs=[io.Latent.Output(tooltip=KSAMPLER_OUTPUT_TOOLTIP + " With end_at_step below steps: the "
+                                              "noisy latent at that step, for a DInG Inpaint/Outpaint KSampler "
+                                              "(Advanced) with start_at_step to continue.")],
         )
 
     @classmethod
     def execute(cls, model, seed, steps, cfg, scheduler, positive, negative, latent_image,
                 denoise=1.0, variant="ding1", obs_std=0.01, eta="ddpm", particles=1,
                 start_at_step=0, end_at_step=10000, observation=None) -> io.NodeOutput:
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
-        if start_at_step < 0 or end_at_step < 0:
-            raise ValueError(f"start_at_step and end_at_step must be >= 0, got {start_at_step} and {end_at_step}")
-        if start_at_step >= min(steps, end_at_step):
-            raise ValueError(f"start_at_step ({start_at_step}) must be below steps ({steps}) and below "
-                             f"end_at_step ({end_at_step}): nothing would be sampled")
-        if particles > 1 and (start_at_step > 0 or end_at_step < steps):
-            raise ValueError("particles > 1 cannot run in segments (start_at_step / end_at_step): set particles "
-                             "to 1 in both DInG Inpaint/Outpaint KSamplers")
-        if _is_nested(latent_image["samples"]):
-            raise ValueError("latent_image is a nested latent (several latents, e.g. audio + video); "
-                             "DInG samples one latent at a time")
-        obs = _observation_samples(observation)
-        if obs is None and start_at_step > 0:
-            obs = latent_image.get(OBSERVATION_KEY)
-        sampler = ding_ksampler_object(variant, obs_std, eta, particles, obs)
-        parametrization_of(model)  # fail early, before loading the model, on unsupported types
-        out = latent_image.copy()
-        if end_at_step < steps:  # hand the observation to the DInG KSampler that continues
-            out[OBSERVATION_KEY] = latent_image["samples"] if obs is None else obs
-        else:
-            out.pop(OBSERVATION_KEY, None)
-        mask = latent_image.get("noise_mask")
-        if mask is not None and not bool((mask > 0).any()):
-            log.warning("DInG: the latent's noise_mask keeps everything, nothing to repaint: "
-                        "returning the latent unchanged (no model call)")
-            return io.NodeOutput(out)
-        if start_at_step > 0 and obs is None:
-            raise ValueError(
-                "start_at_step > 0 continues the noisy latent of a DInG Inpaint/Outpaint KSampler that stopped at "
-                "that step (end_at_step), and DInG needs the original latent of the kept region: connect the "
-                "first DInG Inpaint/Outpaint KSampler's output to latent_image (it carries the original), or "
-                "connect DInG Inpaint/Outpaint Encode's LATENT to 'observation'")
-        samples_in = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
-        ksampler = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler="euler",
-                                           scheduler=scheduler, denoise=denoise, model_options=model.model_options)
-        sigmas = ksampler.sigmas
-        if sigmas.shape[-1] == 0:  # denoise 0: nothing to do
-            out["samples"] = samples_in
-            return io.NodeOutput(out)
-        if end_at_step < sigmas.shape[-1] - 1:
-            sigmas = sigmas[:end_at_step + 1]
-        if start_at_step > 0:
-            if start_at_step >= sigmas.shape[-1] - 1:
-                raise ValueError(f"start_at_step ({start_at_step}) leaves no step of this schedule "
-                                 f"({sigmas.shape[-1] - 1} steps after denoise)")
-            sigmas = sigmas[start_at_step:]
-            noise = torch.zeros(samples_in.shape, dtype=samples_in.dtype, layout=samples_in.layout, device="cpu")
-        else:
-            noise = comfy.sample.prepare_noise(samples_in, seed, latent_image.get("batch_index"))
-        callback = latent_preview.prepare_callback(model, sigmas.shape[-1] - 1)
-        out["samples"] = comfy.sample.sample_custom(
-            model, noise, cfg, sampler, sigmas, positive, negative, samples_in,
-            noise_mask=latent_image.get("noise_mask"), callback=callback,
-            disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-        return io.NodeOutput(out)
+        return io.NodeOutput(run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative,
+                                               latent_image, denoise, variant, obs_std, eta, particles,
+                                               start_at_step, end_at_step, observation))

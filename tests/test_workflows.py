@@ -387,7 +387,7 @@ def test_node_types_are_ours_or_core(name):
     types = {n["type"] for n in ui["nodes"]}
     io_types = {"LoadVideo", "SaveVideo"} if name in VIDEO_WORKFLOWS else {"LoadImage", "SaveImage"}
     assert {"DInGInpaintEncode", "DInGComposite"} | io_types <= types
-    assert types & {"DInGKSampler", "DInGSampler"}
+    assert types & {"DInGKSampler", "DInGKSamplerAdvanced", "DInGSampler"}
     for n in backend_nodes(ui):
         expected = "ding-inpaint" if n["type"] in OUR_NODE_TYPES else "comfy-core"
         assert n["properties"].get("cnr_id", expected) == expected
@@ -490,9 +490,23 @@ def test_composite_is_wired_to_the_repaint_mask(name):
         assert source_of(ui, enc, "mask") == (pix_src[0], 1)  # the mask editor's mask
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_only_split_runs_use_the_advanced_ksampler(name):
+    """DInG Inpaint/Outpaint KSampler (Advanced) is for runs split between samplers (two experts):
+    it appears in pairs, the first ending where the second starts; every other workflow uses the
+    compact DInG Inpaint/Outpaint KSampler (or the SAMPLER node)."""
+    ui = load_ui(name)
+    advanced = sorted((named_widgets(n) for n in nodes_of(ui, "DInGKSamplerAdvanced")),
+                      key=lambda w: w["start_at_step"])
+    if not advanced:
+        return
+    assert len(advanced) == 2 and not nodes_of(ui, "DInGKSampler")
+    assert advanced[0]["end_at_step"] == advanced[1]["start_at_step"] < advanced[0]["steps"]
+
+
 def _ding_settings(ui):
     """The DInG settings of the graph's sampler (a split run's samplers share them)."""
-    samplers = nodes_of(ui, "DInGKSampler") + nodes_of(ui, "DInGSampler")
+    samplers = nodes_of(ui, "DInGKSampler") + nodes_of(ui, "DInGKSamplerAdvanced") + nodes_of(ui, "DInGSampler")
     keys = ("variant", "obs_std", "eta", "particles")
     settings = [named_widgets(n) for n in samplers]
     assert len(samplers) >= 1 and all({k: s[k] for k in keys} == {k: settings[0][k] for k in keys}
@@ -659,7 +673,8 @@ def test_wan22_a14b_two_experts():
     same seed, steps, cfg and scheduler in both; the low expert's result is decoded."""
     ui = load_ui("ding_wan22_a14b_video_inpaint")
     (enc,) = nodes_of(ui, "DInGInpaintEncode")
-    high, low = sorted(nodes_of(ui, "DInGKSampler"), key=lambda n: named_widgets(n)["start_at_step"])
+    assert not nodes_of(ui, "DInGKSampler")
+    high, low = sorted(nodes_of(ui, "DInGKSamplerAdvanced"), key=lambda n: named_widgets(n)["start_at_step"])
     wh, wl = named_widgets(high), named_widgets(low)
     for w in (wh, wl):
         assert w["denoise"] == 1.0 and w["steps"] >= 20 and 3.0 <= w["cfg"] <= 6.0

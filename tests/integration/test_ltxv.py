@@ -19,14 +19,12 @@ LTX-Video workflow.
 from __future__ import annotations
 
 import contextlib
-import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from comfy_testbed import families, tiny_families, tiny_ltxv, tiny_wan
-from ding_sampler.masks import latent_frame_spans, latent_mask_from_pixels
+from comfy_testbed import comfy_harness, families, tiny_families, tiny_wan
+from ding_sampler.masks import latent_frame_spans
 
 ROW = families.family("ltxv")
 STEPS = ROW.steps
@@ -35,7 +33,6 @@ OBS_STD = 0.01
 FRAMES, SIZE = 17, 128                 # latent [1, 128, 3, 4, 4]
 LATENT = (1, 128, 3, 4, 4)
 RECT = dict(x=40, y=40, w=48, h=40)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -135,15 +132,11 @@ def ltxv_prompt(files, *, steps=STEPS, cfg=CFG, seed=3, variant="ding", only_fra
 
 
 def model_space(x):
-    from comfy.latent_formats import LTXV
-    return LTXV().process_in(x)
+    return comfy_harness.model_space("LTXV", x)
 
 
 def kept_and_free(captured):
-    enc, out = captured["encoded"], captured["latent"]
-    keep = (1 - enc["noise_mask"]).expand_as(out["samples"]) > 0.5
-    diff = model_space(out["samples"]) - model_space(enc["samples"])
-    return diff[keep], diff[~keep]
+    return comfy_harness.kept_and_free("LTXV", captured["encoded"], captured["latent"])[:2]
 
 
 def token_mask(noise_mask: torch.Tensor) -> torch.Tensor:
@@ -393,16 +386,8 @@ def test_ltxv_shipped_workflow_executes_with_tiny_models(comfy_host, tiny_ltxv_f
     of the real one, 3 steps, 17 frames at 128x128. Its mask video marks a box in frames 9-11
     only, so latent frames 0 and 1 are kept whole."""
     from ding_sampler.masks import feather_alpha
-    api = json.loads((ROOT / "example_workflows" / "api" / f"{LTXV_WORKFLOW}.api.json").read_text(encoding="utf-8"))
-    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
-    by_type = {}
-    for node_id, node in p.items():
-        by_type.setdefault(node["class_type"], []).append(node_id)
-    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestConditioning",
-                      "inputs": {"seed": 100 + k, "tokens": ROW.tokens, "family": "ltxv"}}
-    for node_id in by_type["CLIPLoader"]:
-        del p[node_id]
+    p, by_type = comfy_harness.with_test_conditioning(comfy_harness.load_twin(LTXV_WORKFLOW), "ltxv",
+                                                      ROW.tokens)
     (ckpt,), (sched,), (sc,), (sampler,) = (by_type[t] for t in ("CheckpointLoaderSimple", "LTXVScheduler",
                                                                   "SamplerCustom", "DInGSampler"))
     p[ckpt]["inputs"]["ckpt_name"] = tiny_ltxv_files.ckpt_name

@@ -51,9 +51,16 @@ def kept_error(result):
 
 
 def test_nodes_register(ding_nodes, comfy_host):
-    assert set(ding_nodes) == {"DInGInpaintEncode", "DInGKSampler", "DInGSampler", "DInGComposite"}
+    assert set(ding_nodes) == {"DInGInpaintEncode", "DInGKSampler", "DInGKSamplerAdvanced", "DInGSampler",
+                               "DInGComposite"}
     names = comfy_host.nodes.NODE_DISPLAY_NAME_MAPPINGS
     assert names["DInGKSampler"] == "DInG Inpaint/Outpaint KSampler"
+    assert names["DInGKSamplerAdvanced"] == "DInG Inpaint/Outpaint KSampler (Advanced)"
+    advanced = ding_nodes["DInGKSamplerAdvanced"].GET_SCHEMA()
+    assert advanced.category == ding_nodes["DInGKSampler"].GET_SCHEMA().category
+    assert "two experts" in advanced.description and "Wan 2.2 A14B" in advanced.description
+    if getattr(advanced, "search_aliases", None) is not None:  # newer ComfyUI versions only
+        assert {"two experts", "wan 2.2 a14b", "start step"} <= set(advanced.search_aliases)
     for node_id, cls in ding_nodes.items():
         schema = cls.GET_SCHEMA()  # V3 nodes
         assert schema.node_id == node_id and schema.description

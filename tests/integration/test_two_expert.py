@@ -8,17 +8,16 @@ batched: one model call per step with ding1).
 
 Both wirings are run: SplitSigmas + two SamplerCustomAdvanced with DInG Sampler (the second
 with DisableNoise and the encoder's latent on DInG Sampler's ``observation``), and two DInG
-KSamplers with end_at_step / start_at_step. Random weights do not denoise: what is checked is
+Inpaint/Outpaint KSampler (Advanced) nodes with end_at_step / start_at_step (the compact DInG
+KSampler, which has no step range, is the one-segment reference). Random weights do not denoise: what is checked is
 the kept region, which expert is called at which sigma, call counts, determinism, and that with
 one model as both experts the split run is the one-segment run.
 """
-import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from comfy_testbed import tiny_wan
+from comfy_testbed import comfy_harness, tiny_wan
 from comfy_testbed.comfy_harness import PromptExecutionError
 
 STEPS, SPLIT = 6, 3
@@ -178,16 +177,20 @@ def sampler_one_segment(high, *, variant="ding1", seed=5):
     return p
 
 
-def _ksampler(model, latent, seed, variant, start=0, end=10000):
-    return {"class_type": "DInGKSampler", "inputs": {
-        "model": [model, 0], "seed": seed, "steps": STEPS, "cfg": 3.0, "scheduler": "simple",
-        "positive": ["pos", 0], "negative": ["neg", 0], "latent_image": latent, "denoise": 1.0,
-        "variant": variant, "obs_std": OBS_STD, "eta": "ddpm", "start_at_step": start, "end_at_step": end}}
+def _ksampler(model, latent, seed, variant, start=0, end=10000, advanced=True):
+    """DInG KSampler (Advanced) over steps start-end, or with ``advanced=False`` the compact DInG
+    KSampler (the whole schedule; it has no start/end inputs)."""
+    inputs = {"model": [model, 0], "seed": seed, "steps": STEPS, "cfg": 3.0, "scheduler": "simple",
+              "positive": ["pos", 0], "negative": ["neg", 0], "latent_image": latent, "denoise": 1.0,
+              "variant": variant, "obs_std": OBS_STD, "eta": "ddpm"}
+    if not advanced:
+        return {"class_type": "DInGKSampler", "inputs": inputs}
+    return {"class_type": "DInGKSamplerAdvanced", "inputs": dict(inputs, start_at_step=start, end_at_step=end)}
 
 
 def ksampler_route(high, low, *, variant="ding1", seed=5, same_model=False, observation=False):
-    """Two DInG KSamplers: steps 0-SPLIT with the high expert, SPLIT-end with the low one. The
-    second gets the original from the first's output (the latent dict carries it), or, with
+    """Two DInG KSampler (Advanced) nodes: steps 0-SPLIT with the high expert, SPLIT-end with the low
+    one. The second gets the original from the first's output (the latent dict carries it), or, with
     ``observation``, from the encoder wired to its observation input."""
     p = _base(high, low, low_model=high if same_model else low)
     p["first"] = _ksampler("unet_high", ["enc", 0], seed, variant, end=SPLIT)
@@ -199,23 +202,21 @@ def ksampler_route(high, low, *, variant="ding1", seed=5, same_model=False, obse
     return p
 
 
-def ksampler_one_segment(high, *, variant="ding1", seed=5):
+def ksampler_one_segment(high, *, variant="ding1", seed=5, advanced=False):
+    """One run over the whole schedule: the compact DInG KSampler, or the Advanced node at its
+    default start 0 / end 10000."""
     p = _base(high, high)
-    p["first"] = _ksampler("unet_high", ["enc", 0], seed, variant)
+    p["first"] = _ksampler("unet_high", ["enc", 0], seed, variant, advanced=advanced)
     p["cap_latent"] = {"class_type": "DInGTestCapture", "inputs": {"value": ["first", 0], "key": "latent"}}
     return p
 
 
 def model_space(x):
-    from comfy.latent_formats import Wan21
-    return Wan21().process_in(x)
+    return comfy_harness.model_space("Wan21", x)
 
 
 def kept_and_free(cap):
-    enc, out = cap["encoded"], cap["latent"]
-    keep = (1 - enc["noise_mask"]).expand_as(out["samples"]) > 0.5
-    diff = model_space(out["samples"]) - model_space(enc["samples"])
-    return diff[keep], diff[~keep]
+    return comfy_harness.kept_and_free("Wan21", cap["encoded"], cap["latent"])[:2]
 
 
 def schedule(comfy_host, experts):
@@ -340,7 +341,7 @@ def test_two_expert_continuation_without_observation_is_refused(comfy_host, expe
     (dict(end_at_step=SPLIT, variant="ding1", particles=2), "particles"),
 ])
 def test_two_expert_bad_segment_inputs_are_named(comfy_host, experts, run_prompt, change, fragment):
-    p = ksampler_one_segment(experts[0])
+    p = ksampler_one_segment(experts[0], advanced=True)
     p["first"]["inputs"].update(change)
     with pytest.raises(PromptExecutionError, match=fragment) as info:
         run_prompt(p)
@@ -355,24 +356,39 @@ def test_two_expert_particles_refused_in_segments_on_the_sampler_route(comfy_hos
     assert info.value.exception_type.endswith("ValueError")
 
 
-def test_two_expert_old_prompts_still_validate(comfy_host, experts, ding_nodes):
-    """The new inputs are optional: a DInG KSampler / DInG Sampler prompt without them validates."""
-    p = ksampler_one_segment(experts[0])
-    for k in ("start_at_step", "end_at_step"):
-        p["first"]["inputs"].pop(k)
-    ok, error, _, node_errors = comfy_host.validate(p)
-    assert ok and not node_errors, (error, node_errors)
-    p = sampler_one_segment(experts[0])
-    ok, error, _, node_errors = comfy_host.validate(p)
-    assert ok and not node_errors, (error, node_errors)
+def test_two_expert_compact_and_sampler_prompts_validate(comfy_host, experts):
+    """A compact DInG KSampler prompt (no step range, as saved before the Advanced node existed)
+    and a DInG Sampler prompt without its optional observation validate."""
+    for p in (ksampler_one_segment(experts[0]), sampler_one_segment(experts[0])):
+        ok, error, _, node_errors = comfy_host.validate(p)
+        assert ok and not node_errors, (error, node_errors)
 
 
-def test_two_expert_new_inputs_have_tooltips(comfy_host, ding_nodes):
-    for node, names in (("DInGKSampler", ("start_at_step", "end_at_step", "observation")),
-                        ("DInGSampler", ("observation",))):
-        optional = ding_nodes[node].INPUT_TYPES()["optional"]
-        for name in names:
-            assert optional[name][1].get("tooltip"), (node, name)
+SEGMENT_INPUTS = ("start_at_step", "end_at_step", "observation")
+
+
+def test_two_expert_inputs_are_on_the_advanced_ksampler_only(comfy_host, ding_nodes):
+    """DInG KSampler stays compact: none of the split-run inputs. DInG KSampler (Advanced) has all
+    of DInG KSampler's inputs (same order) plus the three, each with a tooltip; DInG Sampler keeps
+    its optional observation."""
+    def inputs(node):
+        types = ding_nodes[node].INPUT_TYPES()
+        return {**types.get("required", {}), **types.get("optional", {})}
+
+    compact, advanced = inputs("DInGKSampler"), inputs("DInGKSamplerAdvanced")
+    assert not set(SEGMENT_INPUTS) & set(compact)
+    assert list(advanced) == list(compact) + list(SEGMENT_INPUTS)
+    assert "observation" in ding_nodes["DInGKSamplerAdvanced"].INPUT_TYPES()["optional"]
+    for name in SEGMENT_INPUTS:
+        assert advanced[name][1].get("tooltip"), name
+    assert ding_nodes["DInGSampler"].INPUT_TYPES()["optional"]["observation"][1].get("tooltip")
+
+
+def test_two_expert_advanced_ksampler_whole_run_is_the_compact_ksampler(comfy_host, experts, run_prompt):
+    """DInG KSampler (Advanced) at start 0 / end 10000 is DInG KSampler: one shared implementation."""
+    compact = run_prompt(ksampler_one_segment(experts[0], seed=9))["captured"]["latent"]["samples"]
+    advanced = run_prompt(ksampler_one_segment(experts[0], seed=9, advanced=True))["captured"]["latent"]["samples"]
+    assert torch.equal(compact, advanced)
 
 
 # --------------------------------------------------------------------------- the shipped workflow
@@ -384,17 +400,10 @@ def test_two_expert_shipped_wan22_workflow_executes_with_tiny_models(comfy_host,
     real files, 4 steps split at 2, 5 frames at 64x64 from a 9-frame clip whose mask video marks a
     box in frames 1-3."""
     from ding_sampler.masks import feather_alpha
-    api = json.loads((Path(__file__).resolve().parents[2] / "example_workflows" / "api"
-                      / f"{SHIPPED}.api.json").read_text(encoding="utf-8"))
-    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
-    by_type = {}
-    for node_id, node in p.items():
-        by_type.setdefault(node["class_type"], []).append(node_id)
-    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 100 + k, "tokens": 32, "family": "wan"}}
-    for node_id in by_type["CLIPLoader"]:
-        del p[node_id]
-    high_ks, low_ks = sorted(by_type["DInGKSampler"], key=lambda i: p[i]["inputs"]["start_at_step"])
+    p, by_type = comfy_harness.with_test_conditioning(comfy_harness.load_twin(SHIPPED), "wan",
+                                                      32)
+    assert "DInGKSampler" not in by_type
+    high_ks, low_ks = sorted(by_type["DInGKSamplerAdvanced"], key=lambda i: p[i]["inputs"]["start_at_step"])
     for node_id, files in ((high_ks, experts[0]), (low_ks, experts[1])):
         shift = p[node_id]["inputs"]["model"][0]
         loader = p[shift]["inputs"]["model"][0]

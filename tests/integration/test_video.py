@@ -9,7 +9,7 @@ per-frame composite.
 import pytest
 import torch
 
-from comfy_testbed import tiny_families, tiny_wan
+from comfy_testbed import comfy_harness, tiny_families, tiny_wan
 from ding_sampler.masks import (
     feather_alpha,
     latent_frame_spans,
@@ -78,15 +78,11 @@ def video_prompt(files, *, frames=FRAMES, steps=STEPS, cfg=3.0, seed=3, variant=
 
 
 def model_space(x):
-    from comfy.latent_formats import Wan21
-    return Wan21().process_in(x)
+    return comfy_harness.model_space("Wan21", x)
 
 
 def kept_and_free(captured):
-    enc, out = captured["encoded"], captured["latent"]
-    keep = (1 - enc["noise_mask"]).expand_as(out["samples"]) > 0.5
-    diff = model_space(out["samples"]) - model_space(enc["samples"])
-    return diff[keep], diff[~keep], diff
+    return comfy_harness.kept_and_free("Wan21", captured["encoded"], captured["latent"])
 
 
 # --------------------------------------------------------------------------- the models
@@ -112,27 +108,7 @@ def test_temporal_mapping_matches_wan_vae(comfy_host, wan):
     j and does change that one; perturbing latent frame k leaves every pixel frame before
     its span unchanged and changes the frames of its span. 9 frames at 32x32."""
     _, vae = wan
-    frames = 9
-    spans = latent_frame_spans(frames, 4)
-    clip = tiny_wan.make_test_clip(frames, 32, 32, seed=3)
-    with torch.inference_mode():
-        base = vae.encode(clip)
-        assert base.shape == (1, 16, 3, 4, 4)
-        for j in (0, 1, 4, 5, 8):
-            k = next(i for i, (a, b) in enumerate(spans) if a <= j < b)
-            bumped = clip.clone()
-            bumped[j, 8:24, 8:24] = 1.0 - bumped[j, 8:24, 8:24]
-            z = vae.encode(bumped)
-            assert torch.equal(z[:, :, :k], base[:, :, :k]), j
-            assert (z[:, :, k] - base[:, :, k]).abs().max() > 1e-3, j
-        pixels = vae.decode(base).reshape(-1, 32, 32, 3)
-        assert pixels.shape[0] == frames
-        for k, (a, b) in enumerate(spans):
-            z = base.clone()
-            z[:, :, k] += 2.0
-            out = vae.decode(z).reshape(-1, 32, 32, 3)
-            assert torch.equal(out[:a], pixels[:a]), k
-            assert all((out[f] - pixels[f]).abs().max() > 1e-3 for f in range(a, b)), k
+    assert tiny_wan.check_causal_frame_mapping(vae, frames=9, size=32, time_ratio=4) == (1, 16, 3, 4, 4)
 
 
 # --------------------------------------------------------------------------- the graph
@@ -380,18 +356,8 @@ def test_shipped_wan_workflow_executes_with_tiny_models(comfy_host, tiny_wan_fil
     """The API twin of the shipped Wan workflow, run as shipped except: text encoding replaced by
     Wan-shaped test conditioning (no tiny umt5), the tiny Wan files instead of the real ones,
     3 steps, 5 frames at 64x64. Its mask video marks a box in frames 1-3 only."""
-    import json
-    from pathlib import Path
-    api = json.loads((Path(__file__).resolve().parents[2] / "example_workflows" / "api"
-                      / f"{WAN_WORKFLOW}.api.json").read_text(encoding="utf-8"))
-    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
-    by_type = {}
-    for node_id, node in p.items():
-        by_type.setdefault(node["class_type"], []).append(node_id)
-    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 100 + k, "tokens": 32, "family": "wan"}}
-    for node_id in by_type["CLIPLoader"]:
-        del p[node_id]
+    p, by_type = comfy_harness.with_test_conditioning(comfy_harness.load_twin(WAN_WORKFLOW), "wan",
+                                                      32)
     (unet,), (vae,), (ks,) = by_type["UNETLoader"], by_type["VAELoader"], by_type["DInGKSampler"]
     p[unet]["inputs"]["unet_name"] = tiny_wan_files.unet_name
     p[vae]["inputs"]["vae_name"] = tiny_wan_files.vae_name

@@ -18,15 +18,13 @@ frame mapping, the end-to-end graph, the shipped workflow) run with a random ful
 DING_WAN22_VAE=1 is set (measured on 2 cores: 70 s idle, 3.5 min when shared; 6.5-7.5 GB peak
 memory; a 1.4 GB file written at test time).
 """
-import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
 
-from comfy_testbed import families, tiny_families, tiny_wan
-from ding_sampler.masks import feather_alpha, latent_frame_spans, latent_mask_from_pixels
+from comfy_testbed import comfy_harness, families, tiny_families, tiny_wan
+from ding_sampler.masks import feather_alpha, latent_mask_from_pixels
 
 ROW = families.family("wan22")
 STEPS = 4
@@ -127,14 +125,11 @@ def run(comfy_host, model, latent, route, variant="ding", seed=3, steps=STEPS):
 
 
 def model_space(x):
-    from comfy.latent_formats import Wan22
-    return Wan22().process_in(x)
+    return comfy_harness.model_space("Wan22", x)
 
 
 def kept_and_free(latent_in, latent_out):
-    keep = (1 - latent_in["noise_mask"]).expand_as(latent_out["samples"]) > 0.5
-    diff = model_space(latent_out["samples"]) - model_space(latent_in["samples"])
-    return diff[keep], diff[~keep]
+    return comfy_harness.kept_and_free("Wan22", latent_in, latent_out)[:2]
 
 
 ROUTES = [("ding_ksampler", "ding"), ("ding_ksampler", "ding1"), ("custom_advanced", "ding"),
@@ -316,27 +311,8 @@ def test_wan22_vae_frame_mapping_matches_the_rule(comfy_host, wan22_vae):
     (vae,) = comfy_host.call_node("VAELoader", vae_name=wan22_vae.name)
     comfy_host.timings["Wan 2.2 random VAE load (s)"] = time.perf_counter() - t0
     assert isinstance(vae.first_stage_model, comfy.ldm.wan.vae2_2.WanVAE)
-    frames, size = 9, 32
-    spans = latent_frame_spans(frames, ROW.time_ratio)
-    clip = tiny_wan.make_test_clip(frames, size, size, seed=3)
-    with torch.inference_mode():
-        base = vae.encode(clip)
-        assert base.shape == (1, 48, 3, 2, 2)
-        for j in (0, 1, 4, 5, 8):
-            k = next(i for i, (a, b) in enumerate(spans) if a <= j < b)
-            bumped = clip.clone()
-            bumped[j, 8:24, 8:24] = 1.0 - bumped[j, 8:24, 8:24]
-            z = vae.encode(bumped)
-            assert torch.equal(z[:, :, :k], base[:, :, :k]), j
-            assert (z[:, :, k] - base[:, :, k]).abs().max() > 1e-3, j
-        pixels = vae.decode(base).reshape(-1, size, size, 3)
-        assert pixels.shape[0] == frames
-        for k, (a, b) in enumerate(spans):
-            z = base.clone()
-            z[:, :, k] += 2.0
-            out = vae.decode(z).reshape(-1, size, size, 3)
-            assert torch.equal(out[:a], pixels[:a]), k
-            assert all((out[f] - pixels[f]).abs().max() > 1e-3 for f in range(a, b)), k
+    assert tiny_wan.check_causal_frame_mapping(vae, frames=9, size=32, time_ratio=ROW.time_ratio) == \
+        (1, 48, 3, 2, 2)
 
 
 def _capture(p, key, src):
@@ -398,17 +374,8 @@ def test_wan22_shipped_workflow_executes_with_tiny_models(comfy_host, tiny_wan22
     Wan-shaped test conditioning, the tiny Wan 2.2 model and the random full-size VAE, 3 steps,
     5 frames at 64x64. Its mask video marks a box in frames 1-3 only."""
     vae_path = wan22_vae
-    api = json.loads((Path(__file__).resolve().parents[2] / "example_workflows" / "api"
-                      / f"{WAN22_WORKFLOW}.api.json").read_text(encoding="utf-8"))
-    p = {k: dict(v, inputs=dict(v["inputs"])) for k, v in api.items()}
-    by_type = {}
-    for node_id, node in p.items():
-        by_type.setdefault(node["class_type"], []).append(node_id)
-    for k, node_id in enumerate(by_type["CLIPTextEncode"]):
-        p[node_id] = {"class_type": "DInGTestConditioning",
-                      "inputs": {"seed": 100 + k, "tokens": ROW.tokens, "family": "wan"}}
-    for node_id in by_type["CLIPLoader"]:
-        del p[node_id]
+    p, by_type = comfy_harness.with_test_conditioning(comfy_harness.load_twin(WAN22_WORKFLOW), "wan",
+                                                      ROW.tokens)
     (unet,), (vae,), (ks,) = by_type["UNETLoader"], by_type["VAELoader"], by_type["DInGKSampler"]
     p[unet]["inputs"]["unet_name"] = tiny_wan22_files.unet_name
     p[vae]["inputs"]["vae_name"] = vae_path.name
