@@ -42,6 +42,7 @@ class Family:
     shift: Optional[float] = None   # the flow shift the loaded (and shift-node patched) model samples at
     shift_node: Optional[str] = None        # core node setting `shift` on the model (ModelSamplingAuraFlow)
     image_as_frame: bool = False    # an image model on a video VAE: an image is a one-frame clip
+    weight_dtype: str = "default"   # UNETLoader weight_dtype in a test graph
 
     @property
     def latent(self) -> str:
@@ -81,6 +82,11 @@ def _ltxv(models_dir):
 
 
 BOTH = ("0.3.64", "0.8.0")
+FLUX2_VERSIONS = ("0.8.0",)  # 0.3.64 has no comfy.supported_models.Flux2
+# 0.8.0 forces Flux.2's width to 6144, so the tiny Flux.2 has 2.2 B parameters: ComfyUI would hold
+# them in float32 on a CPU (8.8 GB); kept in fp8 (the file is fp8 too) they take 2.2 GB and
+# ComfyUI computes each layer in float32 (manual cast), as it does for Klein's fp8 files
+FLUX2_WEIGHT_DTYPE = "fp8_e4m3fn"
 
 FAMILIES = {f.name: f for f in [
     Family("sd3", _sd3, ("CheckpointLoaderSimple", "UNETLoader", "VAELoader"), "sd3", 154, 16, 8, None,
@@ -107,6 +113,15 @@ FAMILIES = {f.name: f for f in [
            image_as_frame=True, files_fixture="tiny_qwen_image"),
     Family("sdxl", _family("sdxl"), ("CheckpointLoaderSimple",), "sdxl", 77, 4, 8, None,
            "SDXL", "EPS", False, 5.0, 4, "normal", BOTH, files_fixture="tiny_sdxl"),
+    # Flux.2 in Klein's layout (Qwen3-4B context 7680, no guidance embedding: FluxGuidance would be a
+    # no-op, so none; step-distilled, cfg 1, 4 steps). 128-channel latents at 1/16 from the Flux.2 VAE.
+    Family("flux2", _family("flux2"), ("UNETLoader", "VAELoader"), "flux2_klein", 512, 128, 16, None,
+           "Flux2", "CONST", True, 1.0, 4, "simple", FLUX2_VERSIONS, requires="comfy.supported_models:Flux2",
+           files_fixture="tiny_flux2", weight_dtype=FLUX2_WEIGHT_DTYPE),
+    # Chroma: T5-XXL only (no pooled, no guidance), a real negative at cfg 4; the Flux latent / TAESD.
+    Family("chroma", _family("chroma"), ("UNETLoader", "VAELoader"), "chroma", 32, 16, 8, None,
+           "Chroma", "CONST", True, 4.0, 3, "simple", BOTH, requires="comfy.supported_models:Chroma",
+           files_fixture="tiny_chroma"),
     Family("wan21", _wan21, ("UNETLoader", "VAELoader"), "wan", 32, 16, 8, 4,
            "WAN21_T2V", "CONST", True, 1.0, 3, "simple", BOTH, files_fixture="tiny_wan_files"),
     # Wan 2.2 TI2V-5B: model class WAN22, whose process_timestep reads the noise_mask (one timestep

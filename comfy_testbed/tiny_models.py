@@ -67,10 +67,11 @@ def mmdit_kwargs(depth: int = 2, pos_embed_max_size: int = 64,
 
 
 def _fill(shapes: dict, seed: int, std_scale: float = 1.0, relu_gain: bool = False,
-          dtype: torch.dtype = torch.float32) -> dict:
+          dtype: torch.dtype = torch.float32, generator: Optional[torch.Generator] = None) -> dict:
     """Deterministic weights for a {key: shape} dict, drawn in float32 and cast to `dtype` one
-    tensor at a time (so a 0.5 B-parameter bf16 model never holds a float32 copy in memory)."""
-    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    tensor at a time (so a 0.5 B-parameter bf16 model never holds a float32 copy in memory).
+    Drawn in sorted key order from `generator` (default: a new one seeded with `seed`)."""
+    g = generator if generator is not None else torch.Generator(device="cpu").manual_seed(int(seed))
     out = {}
     for k in sorted(shapes):
         shape = tuple(shapes[k])
@@ -89,6 +90,40 @@ def _fill(shapes: dict, seed: int, std_scale: float = 1.0, relu_gain: bool = Fal
             out[k] = torch.randn(shape, generator=g) * (std * std_scale)
         out[k] = out[k].to(dtype).contiguous()
     return out
+
+
+_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16", torch.int64: "I64",
+                       torch.float8_e4m3fn: "F8_E4M3"}
+
+
+def save_filled(shapes: dict, seed: int, path, meta: Optional[dict] = None, std_scale: float = 1.0,
+                relu_gain: bool = False, dtype: torch.dtype = torch.float32) -> int:
+    """_fill(shapes, seed, ...) written straight to a safetensors file, one tensor at a time, so a
+    multi-GB model never sits in memory (nor its serialised copy). Same values as _fill; returns
+    the file size."""
+    import json
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = sorted(shapes)
+    header, offset = {}, 0
+    for k in keys:
+        shape = [int(d) for d in shapes[k]]
+        n = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+        header[k] = {"dtype": _SAFETENSORS_DTYPES[dtype], "shape": shape, "data_offsets": [offset, offset + n]}
+        offset += n
+    if meta:
+        header["__metadata__"] = {k: str(v) for k, v in meta.items()}
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    with open(path, "wb") as f:
+        f.write(len(head).to_bytes(8, "little"))
+        f.write(head)
+        for k in keys:
+            t = _fill({k: shapes[k]}, 0, std_scale, relu_gain, dtype, generator=g)[k]
+            f.write(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            del t
+    return path.stat().st_size
 
 
 def mmdit_shapes(depth: int = 2, pos_embed_max_size: int = 64,

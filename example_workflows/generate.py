@@ -196,6 +196,12 @@ MODEL_FILES = {
     "sd_xl_base_1.0.safetensors": (
         "checkpoints",
         "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors"),
+    # Flux.2 Klein 4B (its text encoder is qwen_3_4b.safetensors, listed with Z-Image Turbo below)
+    "flux-2-klein-4b.safetensors": (
+        "diffusion_models",
+        "https://huggingface.co/black-forest-labs/FLUX.2-klein-4B/resolve/main/flux-2-klein-4b.safetensors"),
+    "flux2-vae.safetensors": (
+        "vae", "https://huggingface.co/Comfy-Org/flux2-dev/resolve/main/split_files/vae/flux2-vae.safetensors"),
     "wan2.1_t2v_1.3B_fp16.safetensors": (
         "diffusion_models",
         "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/"
@@ -918,6 +924,42 @@ def sdxl_inpaint() -> Graph:
     return g
 
 
+KLEIN_UNET = "flux-2-klein-4b.safetensors"
+KLEIN_TEXT = "qwen_3_4b.safetensors"  # Qwen3-4B, the file ComfyUI's Z-Image templates use too
+FLUX2_VAE = "flux2-vae.safetensors"   # the name ComfyUI's Flux.2 templates use
+
+
+def flux2_klein_inpaint() -> Graph:
+    ds = DISTILLED_SETTINGS["flux2_klein"]
+    g = Graph("ding_flux2_klein_inpaint", "Flux.2 Klein inpaint", settings_summary(ds))
+    g.add(1, "UNETLoader", (X[1], 0), [KLEIN_UNET, "default"])
+    g.add(2, "CLIPLoader", (X[1], 115), [KLEIN_TEXT, "flux2", "default"], size=(260, 106))
+    g.add(3, "VAELoader", (X[1], 255), [FLUX2_VAE])
+    g.add(4, "LoadImage", (X[1], 345), [INPUT_IMAGE, "image"])
+    g.add(5, "CLIPTextEncode", (X[2], 0), [PROMPT_FLUX], title="Positive prompt (what to paint)",
+          color=POSITIVE, inputs={"clip": (2, 0)})
+    g.add(6, "ConditioningZeroOut", (X[2], 170), [], title="Negative (blank, unused at cfg 1)",
+          color=NEGATIVE, inputs={"conditioning": (5, 0)})
+    g.add(7, "DInGInpaintEncode", (X[2], 230), [6, "hard"], color=DING,
+          inputs={"pixels": (4, 0), "mask": (4, 1), "vae": (3, 0)})
+    g.add(8, "DInGKSampler", (X[3], 0), ding_ksampler_widgets(ds), color=DING,
+          inputs={"model": (1, 0), "positive": (5, 0), "negative": (6, 0), "latent_image": (7, 0)})
+    _tail(g, 9, (4, 0), (7, 1), (8, 0), (3, 0), "ding_klein_inpaint")
+    _note(g, 12,
+          "## DInG inpainting, Flux.2 Klein 4B\n\nThe distilled Flux.2 [klein] 4B text-to-image model; "
+          "DInG does the inpainting.\n\n" + mask_steps(ZERO_NEGATIVE) + "\n\n"
+          + _files_note([(KLEIN_UNET, "about 7.8 GB"), (KLEIN_TEXT, "about 8 GB"),
+                         (FLUX2_VAE, "336 MB")]) + "\n\n"
+          f"Klein is step-distilled (4 steps in its own workflows); DInG runs it at {ds['steps']} steps, "
+          f"cfg {ds['cfg']:g}, with no FluxGuidance (Klein has no guidance input) and no ModelSampling "
+          f"node (the model's own Flux.2 shift). `{ds['variant']}` with eta `{ds['eta']}` makes "
+          f"{ds['steps']} model calls (measured on the {ds['bench_grid']} grid that approximates Flux.2's "
+          "scheduler at 1024x1024: bench/results/peers_064_fewstep.txt). "
+          "Latent cells are 16 px. Needs a ComfyUI that loads Flux.2 Klein: 0.8.0 builds only "
+          "Flux.2 dev's width.")
+    return g
+
+
 WAN_T2V = "wan2.1_t2v_1.3B_fp16.safetensors"
 WAN_TEXT = "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
 WAN_VAE = "wan_2.1_vae.safetensors"
@@ -1168,8 +1210,8 @@ def wan22_a14b_video_inpaint() -> Graph:
 
 
 WORKFLOWS = [sd35_medium_inpaint, sd35_large_turbo_inpaint, sd35_outpaint, sd35_custom_sampling,
-             flux1_dev_inpaint, z_image_turbo_inpaint, qwen_image_inpaint, sdxl_inpaint, wan21_video_inpaint,
-             wan22_video_inpaint, wan22_a14b_video_inpaint, ltxv_video_inpaint]
+             flux1_dev_inpaint, flux2_klein_inpaint, z_image_turbo_inpaint, qwen_image_inpaint, sdxl_inpaint,
+             wan21_video_inpaint, wan22_video_inpaint, wan22_a14b_video_inpaint, ltxv_video_inpaint]
 
 
 # --------------------------------------------------------------------------- thumbnails

@@ -58,6 +58,7 @@ MODEL_WIDGETS = {
 EXPECTED_WORKFLOWS = {
     "ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
     "ding_sd35_custom_sampling", "ding_flux1_dev_inpaint", "ding_wan21_video_inpaint",
+    "ding_flux2_klein_inpaint",
     "ding_z_image_turbo_inpaint", "ding_qwen_image_inpaint",
     "ding_sdxl_inpaint",
     "ding_ltxv_video_inpaint",
@@ -253,9 +254,10 @@ IMAGE_LAYOUT_TODO = {
     "page": set(NAMES) - VIDEO_WORKFLOWS,
     "badge": {"ding_sd35_medium_inpaint", "ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint",
               "ding_flux1_dev_inpaint", "ding_sd35_custom_sampling", "ding_sdxl_inpaint",
-              "ding_qwen_image_inpaint", "ding_z_image_turbo_inpaint"},
+              "ding_qwen_image_inpaint", "ding_z_image_turbo_inpaint", "ding_flux2_klein_inpaint"},
     "title": {"ding_sd35_large_turbo_inpaint", "ding_sd35_outpaint", "ding_flux1_dev_inpaint",
-              "ding_sd35_custom_sampling", "ding_sdxl_inpaint", "ding_z_image_turbo_inpaint"},
+              "ding_sd35_custom_sampling", "ding_sdxl_inpaint", "ding_z_image_turbo_inpaint",
+              "ding_flux2_klein_inpaint"},
 }
 
 
@@ -608,6 +610,29 @@ def test_distilled_settings_are_one_table_and_reach_the_turbo_workflow():
     for key in ("steps", "cfg", "scheduler", "variant", "eta", "obs_std", "particles"):
         assert w[key] == ds[key], key
     assert gen.sd35_large_turbo_inpaint().summary == gen.settings_summary(ds)
+
+
+def test_flux2_klein_settings():
+    """Klein 4B is step-distilled with no guidance input: the sampler carries its
+    DISTILLED_SETTINGS entry (cfg 1) and the subtitle says so; no FluxGuidance, no shift node (the
+    model's own Flux.2 shift), a blanked negative; its Qwen3-4B text encoder loads as a flux2 CLIP."""
+    ds = gen.DISTILLED_SETTINGS["flux2_klein"]
+    ui = load_ui("ding_flux2_klein_inpaint")
+    w = _ding_settings(ui)
+    assert w["cfg"] == 1.0 and w["denoise"] == 1.0
+    for key in ("steps", "cfg", "scheduler", "variant", "eta", "obs_std", "particles"):
+        assert w[key] == ds[key], key
+    assert gen.flux2_klein_inpaint().summary == gen.settings_summary(ds)
+    assert not nodes_of(ui, "FluxGuidance") and not nodes_of(ui, "ModelSamplingAuraFlow")
+    (ks,) = nodes_of(ui, "DInGKSampler")
+    assert source_of(ui, ks, "negative")[0]["type"] == "ConditioningZeroOut"
+    assert source_of(ui, ks, "model")[0]["type"] == "UNETLoader"
+    (clip,) = nodes_of(ui, "CLIPLoader")
+    assert named_widgets(clip) == {"clip_name": "qwen_3_4b.safetensors", "type": "flux2", "device": "default"}
+    (unet,) = nodes_of(ui, "UNETLoader")
+    assert named_widgets(unet)["unet_name"] == "flux-2-klein-4b.safetensors"
+    (vae,) = nodes_of(ui, "VAELoader")
+    assert named_widgets(vae)["vae_name"] == "flux2-vae.safetensors"
 
 
 def test_wan_video_settings():

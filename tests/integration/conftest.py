@@ -175,3 +175,23 @@ def tiny_qwen_image(comfy_host):
     """tiny_families.TinyFamilyFiles: Qwen-Image (1 block, bf16, diffusion_models/tiny_qwen_image.safetensors)
     with tiny_wan's Wan 2.1 VAE (vae/tiny_wan21_vae.safetensors)."""
     return _tiny_family(comfy_host, "qwen_image")
+
+
+@pytest.fixture(scope="session")
+def tiny_flux2(comfy_host):
+    """tiny_families.TinyFamilyFiles: Flux.2 in Klein's layout (context 7680, no guidance embedding,
+    1 double + 1 single block at the width this ComfyUI's detection requires, fp8,
+    diffusion_models/tiny_flux2.safetensors) and a random Flux.2 VAE (128 channels at 1/16,
+    vae/tiny_flux2_vae.safetensors). Skips with the reason where this ComfyUI has no Flux.2."""
+    from comfy_testbed import families
+    reason = families.missing_reason(families.family("flux2"))
+    if reason:
+        pytest.skip(reason)
+    return _tiny_family(comfy_host, "flux2")
+
+
+@pytest.fixture(scope="session")
+def tiny_chroma(comfy_host):
+    """tiny_families.TinyFamilyFiles: Chroma (1 double + 1 single block + its modulation
+    approximator, bf16, diffusion_models/tiny_chroma.safetensors) with the Flux TAESD as VAE."""
+    return _tiny_family(comfy_host, "chroma")

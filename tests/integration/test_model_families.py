@@ -11,6 +11,8 @@ latent region, a thin stroke, determinism and finite outputs.
 
 Flux and Lumina 2 are ~0.5 B parameters (detection fixes their width), so they get few runs
 (about 2 minutes together on 2 cores); `-k "not flux and not lumina2"` keeps the SD1.5 ones.
+The tiny Flux.2 (Klein layout, ComfyUI 0.8.0 only) is 2.2 B parameters, held in fp8 (the row's
+weight_dtype): its tests take several minutes; `-k "not flux2"` leaves them out.
 SDXL's smallest detected UNet is ~121 M parameters (fp16 file ~252 MB), about 1 s per cfg call
 at 128x128 px.
 Everything here is in the slow tier anyway (conftest marks all integration tests slow); the
@@ -31,7 +33,7 @@ from comfy_testbed import families, tiny_families, tiny_models
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 OBS_STD = 0.01
-SIZE = 128                 # px; latent 16x16 (all families here downscale by 8)
+SIZE = 128                 # px; latent 16x16 at 1/8 (8x8 for Flux.2's 1/16)
 RECT = dict(x=40, y=36, w=48, h=40)
 
 # per family: the files fixture, loader kind, conditioning, cfg, steps and expectations, read from
@@ -41,9 +43,9 @@ def _spec(name):
     return dict(files=row.files_fixture, loader="ckpt" if row.loaders[0] == "CheckpointLoaderSimple" else "unet",
                 cond=row.conditioning, tokens=row.tokens, cfg=row.cfg, steps=row.steps,
                 scheduler=row.scheduler, detected=row.detected, sampling=row.sampling,
-                channels=row.channels, flow=row.flow, flux_guidance=row.flux_guidance,
-                v_prediction=row.v_prediction, shift=row.shift, shift_node=row.shift_node,
-                image_as_frame=row.image_as_frame)
+                channels=row.channels, space_ratio=row.space_ratio, flow=row.flow,
+                flux_guidance=row.flux_guidance, v_prediction=row.v_prediction, shift=row.shift,
+                shift_node=row.shift_node, image_as_frame=row.image_as_frame, weight_dtype=row.weight_dtype)
 
 
 # every image family of the table (video families have their own tests); sd3 runs in test_nodes.py
@@ -53,15 +55,21 @@ FAMILY_PARAMS = list(FAMILY)
 
 @pytest.fixture(autouse=True)
 def one_model_at_a_time(comfy_host):
-    """Unload every model after each test: Z-Image (0.9 B parameters at width 3840) and the other
-    ~0.5 B families would otherwise stay in ComfyUI's loaded-model list side by side."""
+    """Unload every model after each test: Z-Image (0.9 B parameters at width 3840), the tiny
+    Flux.2 (2.2 B, 2.6 GB in memory) and the other ~0.5 B families would otherwise stay in
+    ComfyUI's loaded-model list side by side."""
     yield
-    _free_models()
+    _free_models(comfy_host)
 
 
-def _free_models():
+def _free_models(comfy_host):
+    """Unload ComfyUI's models and drop the captures holding them: every graph loads its model
+    again (run_prompt uses a fresh executor) and a loaded ModelPatcher sits in reference cycles,
+    so a finished run's model stays in memory until the garbage collector gets to it (a session
+    with the tiny Flux.2 held over 14 GB without this)."""
     import gc
     import comfy.model_management as mm
+    comfy_host.captured.clear()
     mm.unload_all_models()
     gc.collect()
     mm.soft_empty_cache()
@@ -82,7 +90,8 @@ def family_prompt(fam: str, files, *, variant="ding", seed=3, mask_kind="rect", 
         p = {"load": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": files.ckpt_name}}}
         model, vae = ["load", 0], ["load", 2]
     else:
-        p = {"load": {"class_type": "UNETLoader", "inputs": {"unet_name": files.unet_name, "weight_dtype": "default"}},
+        p = {"load": {"class_type": "UNETLoader", "inputs": {"unet_name": files.unet_name,
+                                                              "weight_dtype": spec["weight_dtype"]}},
              "vae": {"class_type": "VAELoader", "inputs": {"vae_name": files.vae_name}}}
         model, vae = ["load", 0], ["vae", 0]
     if spec.get("v_prediction"):
@@ -279,19 +288,23 @@ def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prom
 
     enc = a["captured"]["encoded"]
     nm = enc["noise_mask"]
-    # horizontal 3-px stroke through pixel rows 35-37 (latent row 4), columns 40-88 (latent 5-11);
+    # horizontal 3-px stroke through pixel rows 35-37, columns 40-88: at r px per latent cell,
+    # latent row 36 // r (4 at 1/8, 2 at 1/16), and the cells between columns 40 and 88;
     # "...": the one-frame time axis of a video-VAE latent (Qwen-Image)
-    assert nm[0, 0, ..., 4, 6:10].eq(1).all()
-    assert nm[0, 0, ..., 8:, :].eq(0).all() and nm[0, 0, ..., :2, :].eq(0).all()
+    r = spec["space_ratio"]
+    assert nm.shape[-2:] == (SIZE // r, SIZE // r)
+    row, cols = RECT["y"] // r, slice(RECT["x"] // r + 1, (RECT["x"] + RECT["w"]) // r - 1)
+    assert nm[0, 0, ..., row, cols].numel() > 0 and nm[0, 0, ..., row, cols].eq(1).all()
+    assert nm[0, 0, ..., 64 // r:, :].eq(0).all() and nm[0, 0, ..., :16 // r, :].eq(0).all()
     diff = model_space_diff(a["captured"]["model"], enc, a["captured"]["latent"])
-    assert diff[0, :, ..., 4, 6:10].abs().mean() > 0.1     # the stroke's cells were repainted
+    assert diff[0, :, ..., row, cols].abs().mean() > 0.1     # the stroke's cells were repainted
     kept, _ = kept_and_free(a)
     assert kept.abs().max().item() <= OBS_STD
     latent_a, composite_a = a["captured"]["latent"]["samples"], a["captured"]["composite"]
     assert torch.isfinite(latent_a).all() and torch.isfinite(composite_a).all()
 
     del a  # drop the first run's model before the second loads its own (one model alive at a time)
-    _free_models()
+    _free_models(comfy_host)
     model_calls.reset()
     b = run_prompt(prompt)
     assert model_calls.count == steps
@@ -304,6 +317,7 @@ def test_ding1_stroke_same_seed_family(request, comfy_host, ding_nodes, run_prom
 FLUX_WORKFLOW = "ding_flux1_dev_inpaint"
 Z_IMAGE_WORKFLOW = "ding_z_image_turbo_inpaint"
 QWEN_IMAGE_WORKFLOW = "ding_qwen_image_inpaint"
+FLUX2_WORKFLOW = "ding_flux2_klein_inpaint"
 WORKFLOW_STEPS = 3
 
 
@@ -375,12 +389,19 @@ def qwen_image_workflow_files(comfy_host, tiny_qwen_image):
         yield w
 
 
+@pytest.fixture(scope="module")
+def flux2_workflow_files(comfy_host, tiny_flux2):
+    with _linked_workflow_files(comfy_host, FLUX2_WORKFLOW, tiny_flux2) as w:
+        yield w
+
+
 def run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow: dict, fam: str, steps=None,
                          required=()) -> dict:
     """Run a shipped twin as shipped, except: each CLIPTextEncode replaced by DInGTestConditioning
     in family `fam`'s text-encoder shapes (the now unused CLIP loader dropped; FluxGuidance,
-    ConditioningZeroOut and shift nodes stay), steps cut to `steps` when given. Checks what every
-    such run must show and returns (prompt, result, ids {class_type: node id})."""
+    ConditioningZeroOut and shift nodes stay), steps cut to `steps` when given, the UNETLoader at
+    the family row's test weight_dtype. Checks what every such run must show and returns
+    (prompt, result, ids {class_type: node id})."""
     api = workflow["api"]
     spec = FAMILY[fam]
     prompt = copy.deepcopy(api)
@@ -396,6 +417,7 @@ def run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow: dict, fa
     for t in ("UNETLoader", "VAELoader", "DInGInpaintEncode", "DInGKSampler", "VAEDecode",
               "DInGComposite", "SaveImage", "LoadImage") + tuple(required):
         assert t in ids, f"shipped workflow {fam} has no {t}"
+    prompt[ids["UNETLoader"]]["inputs"]["weight_dtype"] = spec["weight_dtype"]
     sampler = prompt[ids["DInGKSampler"]]["inputs"]
     if steps is not None:
         sampler["steps"] = steps
@@ -411,6 +433,7 @@ def run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow: dict, fa
     })
     result = run_prompt(prompt)
     comfy_host.timings[f"{fam} shipped workflow: graph s"] = result["wall_s"]
+    comfy_host.timings[f"{fam} shipped workflow: ms/call"] = model_calls.ms_per_call()
     cap = result["captured"]
     assert type(cap["model"].model.model_config).__name__ == spec["detected"]
     n = sampler["steps"]
@@ -478,6 +501,30 @@ def test_qwen_image_shipped_workflow_runs(request, comfy_host, ding_nodes, run_p
     enc = result["captured"]["encoded"]
     assert enc["samples"].ndim == enc["noise_mask"].ndim == 5 and enc["samples"].shape[2] == 1
     _shift_node_checks(result, api, ids)
+
+
+@pytest.mark.slow
+def test_flux2_shipped_workflow_runs(request, comfy_host, ding_nodes, run_prompt, model_calls):
+    """The shipped Flux.2 Klein twin with the tiny Flux.2 (Klein's layout) as its model files: as
+    shipped (cfg 1, its variant and eta, no FluxGuidance, no shift node, the ConditioningZeroOut
+    negative), except the Qwen3-4B text encoder replaced by Klein-shaped DInGTestConditioning,
+    steps cut to 3 (2.2 B parameters, about 25 s a model call on one busy core) and the diffusion
+    model held in fp8 (the row's weight_dtype). 128-channel latents at 1/16."""
+    _skip_unless_detected("flux2")
+    workflow = request.getfixturevalue("flux2_workflow_files")
+    api = workflow["api"]
+    _, result, ids = run_shipped_workflow(comfy_host, run_prompt, model_calls, workflow, "flux2",
+                                          steps=WORKFLOW_STEPS, required=("ConditioningZeroOut",))
+    assert "FluxGuidance" not in ids and "ModelSamplingAuraFlow" not in ids
+    sampler = api[ids["DInGKSampler"]]["inputs"]
+    assert sampler["cfg"] == 1.0 and set(model_calls.batch_sizes) == {1}  # step-distilled: no guidance
+    assert api[ids["DInGKSampler"]]["inputs"]["model"] == [ids["UNETLoader"], 0]
+    cap = result["captured"]
+    enc = cap["encoded"]
+    assert enc["samples"].shape[1:] == (FAMILY["flux2"]["channels"], SIZE // 16, SIZE // 16)
+    assert enc["noise_mask"].shape[-2:] == (SIZE // 16, SIZE // 16)
+    # the positive reaching the sampler is Klein-shaped (Qwen3-4B x 3 layers)
+    assert cap["positive"][0][0].shape[-1] == tiny_families.FLUX2_KLEIN_CONTEXT_DIM
 
 
 # --------------------------------------------------------------------------- SDXL
