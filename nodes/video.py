@@ -1,4 +1,5 @@
-"""The video branch of DInG Inpaint Encode: a clip through a causal video VAE (Wan 2.1 / 2.2).
+"""The video branch of DInG Inpaint/Outpaint Encode: a clip through a video VAE that encodes the
+first frame alone (Wan 2.1 / 2.2, LTX-Video).
 
 A video VAE compresses time as well as space. ComfyUI's video VAEs (``latent_dim == 3``)
 encode the first frame alone and then groups of ``time_ratio`` frames into one latent
@@ -34,7 +35,8 @@ def video_time_ratio(vae) -> Optional[int]:
     if not callable(first) or first(1) != 1 or first(2) != 1 + int(ratio):
         raise ValueError(
             f"this video VAE ({type(vae.first_stage_model).__name__}) does not encode the first frame "
-            f"alone and then groups of {ratio} frames; DInG supports causal video VAEs such as Wan's")
+            f"alone and then groups of {ratio} frames; DInG supports video VAEs that encode the first "
+            f"frame alone, such as Wan's and LTX-Video's")
     return int(ratio)
 
 
