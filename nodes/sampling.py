@@ -248,8 +248,6 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict],
         keep = torch.zeros((1,) * x.ndim, device=x.device)
     else:
         keep = (1.0 - denoise_mask.to(device=x.device, dtype=torch.float32)).clamp_(0, 1)
-
-    if denoise_mask is not None:
         _encode_conds_without_noise_mask(model, denoise_mask, extra_args.get("seed"))
 
     def denoise(x_in, sigma):
@@ -337,16 +335,16 @@ def ding_ksampler_object(variant: str, obs_std: float, eta: str, particles: int 
     return comfy.samplers.KSAMPLER(sample_ding, extra_options=options)
 
 
-def _observation_samples(observation, name="observation"):
-    """The ``samples`` tensor of an optional LATENT input, or None."""
-    if observation is None:
+def _latent_samples(latent, name="observation"):
+    """The ``samples`` tensor of a LATENT input (None for an optional one left unconnected)."""
+    if latent is None:
         return None
-    samples = observation.get("samples") if isinstance(observation, dict) else None
-    if not isinstance(samples, torch.Tensor):
-        raise ValueError(f"{name} must be a LATENT (DInG Inpaint/Outpaint Encode's output)")
+    samples = latent.get("samples") if isinstance(latent, dict) else None
     if _is_nested(samples):
         raise ValueError(f"{name} is a nested latent (several latents, e.g. audio + video); "
                          "DInG samples one latent at a time")
+    if not isinstance(samples, torch.Tensor):
+        raise ValueError(f"{name} must be a LATENT (DInG Inpaint/Outpaint Encode's output)")
     return samples
 
 
@@ -386,7 +384,7 @@ class DInGSampler(io.ComfyNode):
     @classmethod
     def execute(cls, variant, obs_std, eta, particles=1, observation=None) -> io.NodeOutput:
         return io.NodeOutput(ding_ksampler_object(variant, obs_std, eta, particles,
-                                                  _observation_samples(observation)))
+                                                  _latent_samples(observation)))
 
 
 def _ksampler_inputs():
@@ -434,10 +432,8 @@ def run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative, la
     if particles > 1 and (start_at_step > 0 or end_at_step < steps):
         raise ValueError("particles > 1 cannot run in segments (start_at_step / end_at_step): set particles "
                          "to 1 in both DInG Inpaint/Outpaint KSampler (Advanced) nodes")
-    if _is_nested(latent_image["samples"]):
-        raise ValueError("latent_image is a nested latent (several latents, e.g. audio + video); "
-                         "DInG samples one latent at a time")
-    obs = _observation_samples(observation)
+    _latent_samples(latent_image, "latent_image")
+    obs = _latent_samples(observation)
     if obs is None and start_at_step > 0:
         obs = latent_image.get(OBSERVATION_KEY)
     sampler = ding_ksampler_object(variant, obs_std, eta, particles, obs)
