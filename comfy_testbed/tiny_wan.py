@@ -457,3 +457,20 @@ def check_causal_frame_mapping(vae, frames: int, size: int, time_ratio: int) -> 
             assert all((out[f] - pixels[f]).abs().max() > 1e-3 for f in range(a, b)), \
                 f"latent frame {k} left a frame of its span unchanged"
     return tuple(base.shape)
+
+
+def write_twin_clips(prompt: dict, input_dir, size: int) -> tuple:
+    """The clip and mask video a shipped Wan twin's Load Video nodes name, written to input_dir: a
+    9-frame test clip at ``size`` px and, for the node whose file name holds "mask", a mask video
+    with a box moving through frames 1-3 only. Returns (the box mask [9, size, size], {name: path})."""
+    clip = make_test_clip(9, size, size, seed=5)
+    box = torch.zeros(9, size, size)
+    for f in (1, 2, 3):
+        box[f, 16:32, 8 + 6 * f:24 + 6 * f] = 1
+    files = {}
+    for node in prompt.values():
+        if node["class_type"] == "LoadVideo":
+            name = node["inputs"]["file"]
+            frames = box[..., None].expand(-1, -1, -1, 3) if "mask" in name else clip
+            files[name] = write_test_video(Path(input_dir) / name, frames)
+    return box, files

@@ -418,14 +418,7 @@ def test_two_expert_shipped_wan22_workflow_executes_with_tiny_models(comfy_host,
         p[node_id]["inputs"]["length"] = FRAMES
     for node_id in by_type["ImageScale"]:
         p[node_id]["inputs"].update(width=SIZE, height=SIZE)
-    clip = tiny_wan.make_test_clip(9, SIZE, SIZE, seed=5)
-    box = torch.zeros(9, SIZE, SIZE)
-    for f in (1, 2, 3):
-        box[f, 16:32, 8 + 6 * f:24 + 6 * f] = 1
-    for node_id in by_type["LoadVideo"]:
-        name = p[node_id]["inputs"]["file"]
-        frames = box[..., None].expand(-1, -1, -1, 3) if "mask" in name else clip
-        tiny_wan.write_test_video(comfy_host.input_dir / name, frames)
+    tiny_wan.write_twin_clips(p, comfy_host.input_dir, SIZE)
     (enc,), (comp,), (save,) = by_type["DInGInpaintEncode"], by_type["DInGComposite"], by_type["SaveVideo"]
     for key, src in (("encoded", [enc, 0]), ("repaint", [enc, 1]), ("latent", [low_ks, 0]),
                      ("original", p[comp]["inputs"]["original"]), ("composite", [comp, 0])):

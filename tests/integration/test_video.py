@@ -367,15 +367,7 @@ def test_shipped_wan_workflow_executes_with_tiny_models(comfy_host, tiny_wan_fil
     for node_id in by_type["ImageScale"]:
         p[node_id]["inputs"].update(width=SIZE, height=SIZE)
     # the inputs: a 9-frame clip and a mask video with a box in frames 1-3
-    clip = tiny_wan.make_test_clip(9, SIZE, SIZE, seed=5)
-    box = torch.zeros(9, SIZE, SIZE)
-    for f in (1, 2, 3):
-        box[f, 16:32, 8 + 6 * f:24 + 6 * f] = 1
-    files = {}
-    for node_id in by_type["LoadVideo"]:
-        name = p[node_id]["inputs"]["file"]
-        frames = box[..., None].expand(-1, -1, -1, 3) if "mask" in name else clip
-        files[name] = tiny_wan.write_test_video(comfy_host.input_dir / name, frames)
+    box, files = tiny_wan.write_twin_clips(p, comfy_host.input_dir, SIZE)
     assert len(files) == 2
     (enc,), (comp,), (save,) = by_type["DInGInpaintEncode"], by_type["DInGComposite"], by_type["SaveVideo"]
     for key, src in (("encoded", [enc, 0]), ("repaint", [enc, 1]), ("mask", p[enc]["inputs"]["mask"]),

@@ -387,14 +387,7 @@ def test_wan22_shipped_workflow_executes_with_tiny_models(comfy_host, tiny_wan22
         p[node_id]["inputs"]["length"] = frames
     for node_id in by_type["ImageScale"]:
         p[node_id]["inputs"].update(width=size, height=size)
-    clip = tiny_wan.make_test_clip(9, size, size, seed=5)
-    box = torch.zeros(9, size, size)
-    for f in (1, 2, 3):
-        box[f, 16:32, 8 + 6 * f:24 + 6 * f] = 1
-    for node_id in by_type["LoadVideo"]:
-        name = p[node_id]["inputs"]["file"]
-        tiny_wan.write_test_video(comfy_host.input_dir / name,
-                                  box[..., None].expand(-1, -1, -1, 3) if "mask" in name else clip)
+    tiny_wan.write_twin_clips(p, comfy_host.input_dir, size)
     (enc,), (comp,), (save,) = by_type["DInGInpaintEncode"], by_type["DInGComposite"], by_type["SaveVideo"]
     for key, src in (("encoded", [enc, 0]), ("repaint", [enc, 1]), ("original", p[comp]["inputs"]["original"]),
                      ("composite", [comp, 0])):
