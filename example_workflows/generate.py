@@ -259,7 +259,7 @@ MODEL_FILES = {
 
 # DInG settings of the distilled (few-step) workflows, one entry per family, chosen by measurement:
 # bench/results/peers_064_fewstep.txt (`python -m bench.peers --few-step`, ComfyUI 0.3.64, N = 2000,
-# seeds 1-3, exact posterior of a 25-component mixture behind each model's sampling grid; README
+# seeds 1-3, exact posterior of a 25-component mixture behind each model's sampling grid; docs/results.md
 # "Few model calls"). In that log, at 4 / 6 / 8 / 12 calls per image:
 # - variant ding1 (one call a step) beats ding (two) at every budget on both grids (0.081 vs 0.135
 #   SW1 at 8 calls, shift 3);
@@ -743,7 +743,7 @@ def sd35_large_turbo_inpaint() -> Graph:
                          ("t5xxl_fp8_e4m3fn_scaled.safetensors", "5.2 GB")]) + "\n\n"
           f"Turbo is distilled for few steps without guidance: cfg {ds['cfg']:g}. `{ds['variant']}` at "
           f"{ds['steps']} steps makes {ds['steps']} model calls; eta `{ds['eta']}`. Chosen by "
-          "`python -m bench.peers --few-step` (README, *Few model calls*): from 8 calls DInG beats "
+          "`python -m bench.peers --few-step` (docs/results.md, *Few model calls*): from 8 calls DInG beats "
           "ComfyUI's samplers with a noise mask and LanPaint on every seed; at 4 it gains little. "
           "**SD3.5 Large** (not Turbo): `sd3.5_large.safetensors`, 28 steps, cfg 2-3 (untested here).")
     return g

@@ -1,7 +1,7 @@
 """DInG KSampler (and its Advanced node) and DInG Sampler: ComfyUI glue around ``ding_sampler.ding_sample``.
 
-What the sampler function reads from ComfyUI (docs/algorithm.md, section 9, and the README's
-architecture section): ``model.latent_image`` (the observation, model space), ``model.noise``
+What the sampler function reads from ComfyUI (docs/algorithm.md, section 9, and
+docs/architecture.md): ``model.latent_image`` (the observation, model space), ``model.noise``
 (the run's initial noise), the state ``x`` ComfyUI hands it, ``extra_args["denoise_mask"]``
 (1 = repaint) and ``extra_args["seed"]``, and the model's ``model_sampling``, whose
 ``noise_scaling`` decides the parametrization by what it does.

@@ -322,8 +322,8 @@ def test_video_note_says_where_the_clips_come_from(name):
         assert n["widgets_values"][0] in text, n["widgets_values"][0]
     assert "choose file to upload" in text and "make_example_clip.py" in text
     assert (WORKFLOWS / "make_example_clip.py").is_file()
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "make_example_clip.py" in readme
+    video_doc = (ROOT / "docs" / "video.md").read_text(encoding="utf-8")  # the video page says it too
+    assert "make_example_clip.py" in video_doc
 
 
 def test_make_example_clip_writes_the_placeholder_pair(tmp_path):
@@ -450,7 +450,8 @@ def test_ui_agrees_with_api_twin(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_model_files_are_named_and_downloadable(name):
     ui = load_ui(name)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    # the model-file tables: images in docs/models.md, video in docs/video.md
+    model_docs = "\n".join((ROOT / "docs" / page).read_text(encoding="utf-8") for page in ("models.md", "video.md"))
     for n in backend_nodes(ui):
         widgets = named_widgets(n)
         files = [(w, folder) for (t, w), folder in MODEL_WIDGETS.items() if t == n["type"]]
@@ -464,7 +465,7 @@ def test_model_files_are_named_and_downloadable(name):
             assert m, f"node {n['id']}: no download entry for {fname}"
             assert m["directory"] == folder
             assert m["url"].startswith("https://huggingface.co/") and m["url"].endswith("/" + fname)
-            assert fname in readme, f"README does not name {fname}"
+            assert fname in model_docs, f"docs/models.md and docs/video.md do not name {fname}"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -517,7 +518,7 @@ def _ding_settings(ui):
 @pytest.mark.parametrize("name", NAMES)
 def test_ding_settings_are_the_measured_defaults(name):
     """ding1 with the ddpm bridge noise: best per model call in bench.peers / bench.defaults
-    (README, Quality per model call); particles (experimental) off."""
+    (docs/results.md, Quality per model call); particles (experimental) off."""
     w = _ding_settings(load_ui(name))
     assert w["obs_std"] == 0.01 and w["eta"] == "ddpm" and w["variant"] == "ding1" and w["particles"] == 1
 
@@ -833,4 +834,6 @@ def test_readme_names_every_workflow_and_node():
         assert f"{FILE_NAMES[name]}.json" in readme, name
     for node in OUR_NODE_TYPES:
         assert node in readme, node
-    assert "## Measured results" in readme
+    # the measured results moved to their own page, which the README links
+    assert "](docs/results.md)" in readme
+    assert (ROOT / "docs" / "results.md").read_text(encoding="utf-8").startswith("# Measured results\n")
