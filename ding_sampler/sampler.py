@@ -337,8 +337,8 @@ def ding_sample(
             per model call on the chain, before it (``i`` = 0, 1, ... with ``sigma_i`` the
             level, a float, of that call; the ``ding`` proxy calls do not count), and its
             result replaces ``keep_mask`` in that transition's likelihood, and, for the final
-            estimate's call, in the paste. Returning the same tensor object as the previous
-            call skips the weight check. ``keep_mask`` is then used for nothing but its own
+            estimate's call, in the paste. The same tensor object as the previous call's is
+            taken as the same weight, unchecked and unconverted (do not modify it in place). ``keep_mask`` is then used for nothing but its own
             check. docs/algorithm.md, section 14 (Differential Diffusion uses it). Not with
             ``particles > 1``.
 

@@ -449,7 +449,8 @@ def _ksampler_inputs():
     """The inputs of DInG Inpaint/Outpaint KSampler, in order (the Advanced node's first inputs)."""
     return [
         io.Model.Input("model", tooltip="The diffusion model (SD3 / SD3.5, Flux, other flow models, "
-                                        "or eps / v models)."),
+                                        "or eps / v models). After Differential Diffusion its per-step mask "
+                                        "is followed (use a soft mask)."),
         io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                      tooltip="Random seed for the initial noise and every step's noise."),
         io.Int.Input("steps", default=28, min=1, max=10000,
