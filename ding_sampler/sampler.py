@@ -26,6 +26,7 @@ from .schedule import (
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
+KeepSchedule = Callable[[int, float], torch.Tensor]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -85,6 +86,48 @@ def _check_inputs(denoiser, noise, observation, keep_mask, variant, eta, obs_std
     check_options(variant, eta, obs_std, particles)
     if callback is not None and not callable(callback):
         raise ValueError("callback must be callable as callback(i, x, x0, sigma) or None")
+
+
+def _mask_kind(w: torch.Tensor, name: str, dtype) -> str:
+    """``"none"`` (every weight 0), ``"binary"`` (0 or 1 only) or ``"soft"``, with one host read;
+    a ValueError naming ``name`` unless every weight is finite and in [0, 1]."""
+    if not w.numel():
+        return "none"
+    finite, lo, hi, binary = torch.stack([
+        torch.isfinite(w).all().to(dtype), w.amin(), w.amax(),
+        ((w == 0) | (w == 1)).all().to(dtype)]).tolist()
+    if not finite or lo < 0 or hi > 1:
+        raise ValueError(f"{name} values must lie in [0, 1] (1 = keep, 0 = regenerate)")
+    return "none" if hi == 0 else ("binary" if binary else "soft")
+
+
+class _KeepWeights:
+    """The keep weight of each model call on the chain: ``keep_mask`` throughout, or what
+    ``keep_schedule(i, sigma_i)`` returns for call ``i`` (docs/algorithm.md, section 14).
+
+    ``at(i)`` returns ``(w, mask_kind)``; the kind is recomputed (one host read) only when the
+    schedule hands back a tensor other than the previous one."""
+
+    def __init__(self, w, kind, schedule, sigma_values, shape, device, dtype):
+        self.w, self.kind = w, kind
+        self.schedule, self.sigma_values = schedule, sigma_values
+        self.shape, self.device, self.dtype = shape, device, dtype
+        self._last = self  # no tensor yet (a sentinel that no schedule returns)
+
+    def at(self, i: int):
+        if self.schedule is None:
+            return self.w, self.kind
+        raw = self.schedule(i, self.sigma_values[i])
+        if raw is self._last:
+            return self.w, self.kind
+        if not isinstance(raw, torch.Tensor) or not _broadcastable(raw.shape, self.shape):
+            got = tuple(raw.shape) if isinstance(raw, torch.Tensor) else type(raw).__name__
+            raise ValueError(f"keep_schedule returned {got} for step {i}; expected a tensor of keep weights "
+                             f"in [0, 1] that broadcasts to the latent shape {tuple(self.shape)}")
+        w = raw.to(device=self.device, dtype=self.dtype)
+        self.kind = _mask_kind(w, f"keep_schedule's weights (step {i})", self.dtype)
+        self._last, self.w = raw, w
+        return self.w, self.kind
 
 
 def _sigma_list(sigmas) -> list:
@@ -239,6 +282,7 @@ def ding_sample(
     particles: int = 1,
     particle_sigma_min: float = 0.0,
     step_generator: Optional[StepGenerator] = None,
+    keep_schedule: Optional[KeepSchedule] = None,
 ) -> torch.Tensor:
     """Inpaint by DInG: sample x0 given the observed latent on the kept mask.
 
@@ -288,6 +332,15 @@ def ding_sample(
             a run split into segments at any level of the grid (``sigmas[:k + 1]``, then
             ``sigmas[k:]`` with ``x_start`` = the first segment's result) draws the same noise
             as the unsplit run. Not with ``particles > 1``.
+        keep_schedule: ``keep_schedule(i, sigma_i) -> keep weight`` (values in [0, 1],
+            broadcastable to the latent), a keep weight that changes along the run: called once
+            per model call on the chain, before it (``i`` = 0, 1, ... with ``sigma_i`` the
+            level, a float, of that call; the ``ding`` proxy calls do not count), and its
+            result replaces ``keep_mask`` in that transition's likelihood, and, for the final
+            estimate's call, in the paste. The same tensor object as the previous call's is
+            taken as the same weight, unchecked and unconverted (do not modify it in place). ``keep_mask`` is then used for nothing but its own
+            check. docs/algorithm.md, section 14 (Differential Diffusion uses it). Not with
+            ``particles > 1``.
 
     Start: the state at ``sigmas[0]`` is the forward process applied to the
     observation with the caller's noise, as ComfyUI mixes it:
@@ -319,21 +372,19 @@ def ding_sample(
         raise ValueError("step_generator must be callable as step_generator(sigma_t, sigma_s) -> torch.Generator")
     if step_generator is not None and particles > 1:
         raise ValueError("step_generator (noise keyed by step) is not supported with particles > 1")
+    if keep_schedule is not None and not callable(keep_schedule):
+        raise ValueError("keep_schedule must be callable as keep_schedule(i, sigma) -> keep weight, or None")
+    if keep_schedule is not None and particles > 1:
+        raise ValueError("keep_schedule (a keep weight that changes between steps) is not supported with "
+                         "particles > 1: the particle weights assume one likelihood for the whole run")
     plan, final_estimate = plan_transitions(sigma_values, parametrization, eta, float(obs_std))
 
     device, dtype = noise.device, _state_dtype(noise.dtype)
     shape = noise.shape
     y = observation.to(device=device, dtype=dtype).expand(shape)
     w = keep_mask.to(device=device, dtype=dtype)
-    mask_kind = "none"
-    if w.numel():
-        # one host read per run: finite, range, binary
-        finite, lo, hi, binary = torch.stack([
-            torch.isfinite(w).all().to(dtype), w.amin(), w.amax(),
-            ((w == 0) | (w == 1)).all().to(dtype)]).tolist()
-        if not finite or lo < 0 or hi > 1:
-            raise ValueError("keep_mask values must lie in [0, 1] (1 = keep, 0 = regenerate)")
-        mask_kind = "none" if hi == 0 else ("binary" if binary else "soft")
+    mask_kind = _mask_kind(w, "keep_mask", dtype)  # one host read per run: finite, range, binary
+    weights = _KeepWeights(w, mask_kind, keep_schedule, sigma_values, shape, device, dtype)
 
     batch = shape[0]
     sigma_table = torch.tensor(sigma_values, dtype=dtype, device=device)
@@ -357,6 +408,7 @@ def ding_sample(
     for i, step in enumerate(plan):
         if step_generator is not None:  # this transition's own noise stream
             step_draw = _noise_source(step_generator(step.sigma_t, step.sigma_s), device, dtype)
+        w, mask_kind = weights.at(i)
         x_in, x0 = call(x, i, step.scale_t)
         if callback is not None:
             callback(i, x_in, x0, sigma_table[i].expand(batch))
@@ -370,6 +422,7 @@ def ding_sample(
     last = len(plan)
     last_scale = vp_scale(sigma_values[last], parametrization)
     if final_estimate:
+        w, _ = weights.at(last)  # the paste uses the weight of the last call, as ComfyUI's last call does
         x_in, x0 = call(x, last, last_scale)
         if callback is not None:
             callback(last, x_in, x0, sigma_table[last].expand(batch))

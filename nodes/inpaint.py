@@ -57,7 +57,7 @@ class DInGInpaintEncode(io.ComfyNode):
                                        "count; grey counts as masked). soft: grey mask values are partial-strength "
                                        "edits: each latent cell follows the original with the weight of its "
                                        "unmasked area (0.5 grey = half), and the composite blends with the same "
-                                       "weights."),
+                                       "weights. Use soft with Differential Diffusion."),
             ],
             outputs=[
                 io.Latent.Output("latent", display_name="latent",

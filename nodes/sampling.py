@@ -3,8 +3,10 @@
 What the sampler function reads from ComfyUI (docs/algorithm.md, section 9, and
 docs/architecture.md): ``model.latent_image`` (the observation, model space), ``model.noise``
 (the run's initial noise), the state ``x`` ComfyUI hands it, ``extra_args["denoise_mask"]``
-(1 = repaint) and ``extra_args["seed"]``, and the model's ``model_sampling``, whose
-``noise_scaling`` decides the parametrization by what it does.
+(1 = repaint) and ``extra_args["seed"]``, the model's ``model_sampling``, whose
+``noise_scaling`` decides the parametrization by what it does, and the model options'
+``denoise_mask_function`` when a patch (Differential Diffusion) set one: DInG calls it once per
+step itself (``denoise_mask_schedule``, docs/algorithm.md section 14).
 """
 from __future__ import annotations
 
@@ -210,7 +212,8 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict],
 
     ``model`` is ComfyUI's KSamplerX0Inpaint. ComfyUI's per-call replacement is switched off by
     calling the model with ``denoise_mask=None``; the mask (1 = regenerate) becomes the keep weight
-    instead. Shared by the DInG sampler and bench/gradient_reference.py.
+    instead (and a ``denoise_mask_function`` in the model options is called by the sampler itself,
+    ``denoise_mask_schedule``). Shared by the DInG sampler and bench/gradient_reference.py.
 
     ``observation``: the clean latent of the kept region (a LATENT's ``samples``, latent space, as
     DInG Inpaint Encode writes it), used instead of ``model.latent_image``. A run that gets zero
@@ -278,6 +281,55 @@ def _model_space_observation(model, observation, x: torch.Tensor) -> torch.Tenso
     return observation
 
 
+DENOISE_MASK_FUNCTION = "denoise_mask_function"
+
+
+def denoise_mask_schedule(model, x: torch.Tensor, sigmas, extra_args: Optional[dict]):
+    """``ding_sample``'s ``keep_schedule`` from the model options' ``denoise_mask_function``
+    (set by the core Differential Diffusion node, or by any other patch), or None without one
+    or without a mask (docs/algorithm.md, section 14).
+
+    ComfyUI calls that function in every model call of a masked run
+    (``KSamplerX0Inpaint.__call__``) as ``f(sigma, denoise_mask, extra_options={"model":
+    inner_model, "sigmas": sigmas})`` and uses its result as that call's repaint mask. DInG calls
+    the model without a mask, so it calls the function itself, once per model call on its chain
+    with the same arguments (``sigma`` a per-batch tensor as ComfyUI's samplers pass it, the run's
+    denoise mask, 1 = repaint), and the step's keep weight is ``1 - result`` clamped to [0, 1].
+    """
+    extra_args = {} if extra_args is None else extra_args
+    function = (extra_args.get("model_options") or {}).get(DENOISE_MASK_FUNCTION)
+    denoise_mask = extra_args.get("denoise_mask")
+    if function is None or denoise_mask is None:
+        return None
+    if not callable(function):
+        raise ValueError(f"the model's {DENOISE_MASK_FUNCTION} (model_options) must be callable, "
+                         f"got {type(function).__name__}")
+    inner_model = model.inner_model
+    run_sigmas = getattr(model, "sigmas", sigmas)
+    batch, shape = x.shape[0], tuple(x.shape)
+
+    def keep_schedule(i: int, sigma: float) -> torch.Tensor:
+        sigma_t = torch.full((batch,), sigma, dtype=x.dtype, device=x.device)
+        out = function(sigma_t, denoise_mask, extra_options={"model": inner_model, "sigmas": run_sigmas})
+        what = (f"the model's {DENOISE_MASK_FUNCTION} (from Differential Diffusion or another model patch) "
+                f"returned")
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(f"{what} {type(out).__name__} at step {i}; expected a repaint mask tensor")
+        try:
+            fits = torch.broadcast_shapes(out.shape, shape) == torch.Size(shape)
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{what} shape {tuple(out.shape)} at step {i}, which does not broadcast to the "
+                             f"latent shape {shape}")
+        out = out.to(device=x.device, dtype=torch.float32)
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(f"{what} NaN or infinite values at step {i}")
+        return (1.0 - out).clamp_(0, 1)
+
+    return keep_schedule
+
+
 def step_reporter(callback, steps: int, disable=None):
     """(on_step(i, x, x0, sigma), close()) : console progress plus ComfyUI's preview/progress callback."""
     bar = tqdm(total=steps, disable=disable)  # console progress, like k-diffusion's trange
@@ -307,6 +359,11 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
     if particles > 1 and (host.continuation or sigma_last > 0):
         raise ValueError("particles > 1 cannot run in segments (a schedule split with SplitSigmas or "
                          "start/end steps, e.g. two experts): set particles to 1 in both DInG samplers")
+    keep_schedule = denoise_mask_schedule(model, x, sigmas, extra_args)
+    if keep_schedule is not None and particles > 1:
+        raise ValueError("particles > 1 cannot follow the model's denoise_mask_function (Differential "
+                         "Diffusion or another model patch that changes the mask per step): set particles to 1, "
+                         "or sample without that patch")
     if bool((host.keep >= 1).all()):
         log.warning("DInG: the noise_mask keeps everything, nothing to repaint: returning the latent unchanged")
         out = host.observation.expand_as(x).clone()
@@ -321,6 +378,7 @@ def sample_ding(model, x, sigmas, extra_args=None, callback=None, disable=None,
             generator=host.generator, callback=on_step, paste_observation=True,
             x_start=x.to(torch.float32), particles=particles,
             step_generator=host.step_generator if particles == 1 else None,
+            keep_schedule=keep_schedule,
         )
     finally:
         close()
@@ -391,7 +449,8 @@ def _ksampler_inputs():
     """The inputs of DInG Inpaint/Outpaint KSampler, in order (the Advanced node's first inputs)."""
     return [
         io.Model.Input("model", tooltip="The diffusion model (SD3 / SD3.5, Flux, other flow models, "
-                                        "or eps / v models)."),
+                                        "or eps / v models). After Differential Diffusion its per-step mask "
+                                        "is followed (use a soft mask)."),
         io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                      tooltip="Random seed for the initial noise and every step's noise."),
         io.Int.Input("steps", default=28, min=1, max=10000,
