@@ -250,6 +250,29 @@ def test_easycache_has_no_effect_on_sd3(ding_nodes, comfy_host, tiny_sd3):
     assert torch.equal(out["samples"], plain["samples"])
 
 
+def test_caches_on_the_exact_prior_cost_ding_little_at_their_default(comfy_host):
+    """bench.caches (seed 1, N = 300, 12 steps): on a prior whose exact posterior is known, served
+    as a network that runs through ComfyUI's DIFFUSION_MODEL wrappers, EasyCache skips network
+    passes and LazyCache whole calls inside DInG's run, and at their default threshold (0.2)
+    DInG ding1 stays within 0.02 SW1 of its run without a cache and ahead of euler without one
+    (N = 1000, seeds 1-3: 0.063-0.065 vs 0.117; bench/results/caches_0*.txt)."""
+    from bench import caches
+    need_node(comfy_host, "EasyCache")
+    need_node(comfy_host, "LazyCache")
+    results = caches.main(["--samples", "300", "--seeds", "1", "--fewer-steps"])
+    sw = {k: v[0][0] for k, v in results.items() if k != "floor"}
+    calls = {k: v[0][1:] for k, v in results.items() if k != "floor"}
+    plain = sw[("none", 0.0, 12, "ding1/ddpm")]
+    euler = sw[("none", 0.0, 12, "euler")]
+    assert plain < euler
+    for cache in ("LazyCache", "EasyCache"):
+        assert sw[(cache, 0.2, 12, "ding1/ddpm")] <= plain + 0.02, cache
+        assert sw[(cache, 0.2, 12, "ding1/ddpm")] < euler, cache
+    assert calls[("EasyCache", 0.2, 12, "ding1/ddpm")][1] < calls[("EasyCache", 0.2, 12, "ding1/ddpm")][0] == 12
+    assert calls[("LazyCache", 1.0, 12, "ding1/ddpm")][0] < 12
+    assert "| EasyCache 0.2, 12 steps |" in caches.table(results)
+
+
 # --------------------------------------------------------------------------- guidance
 
 def test_skip_layer_guidance_sd3_adds_calls_and_changes_the_result(ding_nodes, comfy_host, tiny_sd3):
