@@ -387,11 +387,14 @@ def cropandstitch(comfy_host):
     return ids
 
 
-def test_cropandstitch_keeps_every_pixel_outside_the_crop(ding_nodes, comfy_host, tiny_sd3, cropandstitch):
+@pytest.mark.parametrize("device_mode", ["gpu (much faster)", "cpu (compatible)"])
+def test_cropandstitch_keeps_every_pixel_outside_the_crop(ding_nodes, comfy_host, tiny_sd3, cropandstitch,
+                                                          device_mode):
     """LoadImage (a 224 x 160 picture with the mask in its alpha) -> Inpaint Crop (Improved) ->
     DInG Inpaint/Outpaint Encode -> DInG KSampler -> VAE Decode -> DInG Inpaint/Outpaint Composite
     -> Inpaint Stitch (Improved): every pixel outside the crop is bit-identical to the input, the
-    masked pixels changed, and the crop was sampled at the pack's 128 x 128 target size."""
+    masked pixels changed, and the crop was sampled at the pack's 128 x 128 target size. Both of
+    the pack's device modes (its default "gpu", which runs on ComfyUI's device, the CPU here)."""
     width, height = 224, 160
     image = tiny_models.make_test_image(width, height, seed=4)
     mask = tiny_models.make_test_mask(width, height, kind="rect", x=150, y=90, w=36, h=30)
@@ -405,7 +408,7 @@ def test_cropandstitch_keeps_every_pixel_outside_the_crop(ding_nodes, comfy_host
         "extend_down_factor": 1.0, "extend_left_factor": 1.0, "extend_right_factor": 1.0,
         "context_from_mask_extend_factor": 1.2, "output_resize_to_target_size": True,
         "output_target_width": 128, "output_target_height": 128, "output_padding": "32",
-        "device_mode": "cpu (compatible)"}
+        "device_mode": device_mode}
     p = inpaint_prompt(tiny_sd3.ckpt_name)
     del p["img"]
     p.update({
