@@ -81,9 +81,9 @@ def custom_sampler(prompt, guider_type="CFGGuider", **guider_inputs):
     return prompt
 
 
-def run(comfy_host, prompt, counter=None):
-    """Run the prompt; returns (encoded LATENT, sampled LATENT, model calls or None)."""
-    if counter is None:
+def run(comfy_host, prompt, count=False):
+    """Run the prompt; returns (encoded LATENT, sampled LATENT, ModelCallCounter when count else None)."""
+    if not count:
         result = comfy_host.run_prompt(prompt)
         calls = None
     else:
@@ -163,8 +163,8 @@ def test_controlnet_hint_reaches_the_model_and_the_region_holds(ding_nodes, comf
     ControlNetLoader + ControlNetApplyAdvanced: the result depends on the hint image and on the
     strength, the kept region holds, and the ControlNet costs no extra diffusion-model call."""
     cn_name = tiny_addons.write_tiny_sd35_controlnet(comfy_host.models_dir)
-    enc, plain, plain_calls = run(comfy_host, inpaint_prompt(tiny_sd3.ckpt_name), counter=True)
-    _, a, calls = run(comfy_host, controlnet_prompt(tiny_sd3.ckpt_name, cn_name, 5, 1.0), counter=True)
+    enc, plain, plain_calls = run(comfy_host, inpaint_prompt(tiny_sd3.ckpt_name), count=True)
+    _, a, calls = run(comfy_host, controlnet_prompt(tiny_sd3.ckpt_name, cn_name, 5, 1.0), count=True)
     _, b, _ = run(comfy_host, controlnet_prompt(tiny_sd3.ckpt_name, cn_name, 6, 1.0))
     _, weak, _ = run(comfy_host, controlnet_prompt(tiny_sd3.ckpt_name, cn_name, 5, 0.3))
     assert_kept(enc, a, "ControlNet")
@@ -216,7 +216,7 @@ def test_easycache_lazycache_skip_calls_and_keep_the_region(ding_nodes, comfy_ho
 
     def run_counted(p):
         with network_passes(UNetModel) as passes:
-            enc, out, calls = run(comfy_host, p, counter=True)
+            enc, out, calls = run(comfy_host, p, count=True)
         return enc, out, calls.count, len(passes)
 
     enc, plain, plain_calls, plain_passes = run_counted(prompt())
@@ -242,10 +242,10 @@ def test_easycache_has_no_effect_on_sd3(ding_nodes, comfy_host, tiny_sd3):
     EasyCache never sees its passes: with DInG KSampler the result is bit-identical to the run
     without it, at any threshold, with every call made."""
     need_node(comfy_host, "EasyCache")
-    enc, plain, plain_calls = run(comfy_host, inpaint_prompt(tiny_sd3.ckpt_name, steps=CACHE_STEPS), counter=True)
+    enc, plain, plain_calls = run(comfy_host, inpaint_prompt(tiny_sd3.ckpt_name, steps=CACHE_STEPS), count=True)
     p = chain(inpaint_prompt(tiny_sd3.ckpt_name, steps=CACHE_STEPS), "cache", "EasyCache",
               reuse_threshold=3.0, start_percent=0.0, end_percent=1.0, verbose=False)
-    _, out, calls = run(comfy_host, p, counter=True)
+    _, out, calls = run(comfy_host, p, count=True)
     assert calls.count == plain_calls.count == CACHE_STEPS
     assert torch.equal(out["samples"], plain["samples"])
 
@@ -279,10 +279,10 @@ def test_skip_layer_guidance_sd3_adds_calls_and_changes_the_result(ding_nodes, c
     """SkipLayerGuidanceSD3 (layer 1 of 2, scale 3, over the whole schedule) before CFGGuider +
     DInG Sampler: one extra single-cond model call per DInG call (the layer-skipped pass), a
     different result than plain CFG with the same seed, and the kept region holds."""
-    enc, plain, plain_calls = run(comfy_host, custom_sampler(inpaint_prompt(tiny_sd3.ckpt_name)), counter=True)
+    enc, plain, plain_calls = run(comfy_host, custom_sampler(inpaint_prompt(tiny_sd3.ckpt_name)), count=True)
     p = chain(custom_sampler(inpaint_prompt(tiny_sd3.ckpt_name)), "slg", "SkipLayerGuidanceSD3",
               layers="1", scale=3.0, start_percent=0.0, end_percent=1.0)
-    _, out, calls = run(comfy_host, p, counter=True)
+    _, out, calls = run(comfy_host, p, count=True)
     assert plain_calls.batch_sizes == [2] * STEPS
     assert calls.batch_sizes == [2, 1] * STEPS
     assert_kept(enc, out, "SkipLayerGuidanceSD3")
@@ -292,10 +292,10 @@ def test_skip_layer_guidance_sd3_adds_calls_and_changes_the_result(ding_nodes, c
 def test_apg_changes_the_guidance(ding_nodes, comfy_host, tiny_sd3):
     """APG (eta 0, norm_threshold 1) before CFGGuider + DInG Sampler: the same calls as plain CFG,
     a different result, and the kept region holds."""
-    enc, plain, plain_calls = run(comfy_host, custom_sampler(inpaint_prompt(tiny_sd3.ckpt_name)), counter=True)
+    enc, plain, plain_calls = run(comfy_host, custom_sampler(inpaint_prompt(tiny_sd3.ckpt_name)), count=True)
     p = chain(custom_sampler(inpaint_prompt(tiny_sd3.ckpt_name)), "apg", "APG",
               eta=0.0, norm_threshold=1.0, momentum=0.0)
-    _, out, calls = run(comfy_host, p, counter=True)
+    _, out, calls = run(comfy_host, p, count=True)
     assert calls.batch_sizes == plain_calls.batch_sizes == [2] * STEPS
     assert_kept(enc, out, "APG")
     assert free_change(enc, out, plain) > 0.01
@@ -304,12 +304,12 @@ def test_apg_changes_the_guidance(ding_nodes, comfy_host, tiny_sd3):
 def test_perpneg_guider_runs_three_conds(ding_nodes, comfy_host, tiny_sd3):
     """PerpNegGuider (positive, negative, empty conditioning) with DInG Sampler: every model call
     carries the three conds (batch 3), the result differs from CFGGuider's, the kept region holds."""
-    enc, plain, _ = run(comfy_host, custom_sampler(inpaint_prompt(tiny_sd3.ckpt_name)), counter=True)
+    enc, plain, _ = run(comfy_host, custom_sampler(inpaint_prompt(tiny_sd3.ckpt_name)), count=True)
     p = inpaint_prompt(tiny_sd3.ckpt_name)
     p["empty"] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 9, "tokens": 154}}
     p = custom_sampler(p, "PerpNegGuider", positive=["pos", 0], negative=["neg", 0],
                        empty_conditioning=["empty", 0], cfg=2.0, neg_scale=1.0)
-    _, out, calls = run(comfy_host, p, counter=True)
+    _, out, calls = run(comfy_host, p, count=True)
     assert calls.batch_sizes == [3] * STEPS
     assert_kept(enc, out, "PerpNegGuider")
     assert free_change(enc, out, plain) > 0.01
@@ -325,7 +325,7 @@ def test_dualcfg_guider_runs_three_conds(ding_nodes, comfy_host, tiny_sd3):
         p["cond2"] = {"class_type": "DInGTestConditioning", "inputs": {"seed": 8, "tokens": 154}}
         p = custom_sampler(p, "DualCFGGuider", cond1=["pos", 0], cond2=["cond2", 0], negative=["neg", 0],
                            cfg_conds=2.0, cfg_cond2_negative=3.0, style=style)
-        _, outs[style], calls = run(comfy_host, p, counter=True)
+        _, outs[style], calls = run(comfy_host, p, count=True)
         assert calls.batch_sizes == [3] * STEPS, style
         assert_kept(enc, outs[style], f"DualCFGGuider {style}")
         assert free_change(enc, outs[style], plain) > 0.01, style
@@ -365,7 +365,7 @@ def test_shift_nodes_set_the_sigmas_ding_uses(ding_nodes, comfy_host, tiny_sd3, 
     outs = []
     for s in settings:
         p = chain(inpaint_prompt(tiny_sd3.ckpt_name, steps=steps), "shift", node, **s)
-        enc, out, calls = run(comfy_host, p, counter=True)
+        enc, out, calls = run(comfy_host, p, count=True)
         expected = _simple_schedule(steps, sigma_fn(s), levels)
         assert calls.sigmas == pytest.approx(expected, rel=1e-4, abs=1e-5), s
         assert_kept(enc, out, f"{node} {s}")
