@@ -73,7 +73,8 @@ REQUIRED_MODULES = {
     "pydantic_settings": "pydantic-settings",
 }
 
-MODEL_FOLDERS = ("checkpoints", "diffusion_models", "vae", "vae_approx", "text_encoders", "clip", "loras")
+MODEL_FOLDERS = ("checkpoints", "diffusion_models", "vae", "vae_approx", "text_encoders", "clip", "loras",
+                 "controlnet")
 
 
 class ComfyUIUnavailable(RuntimeError):
@@ -536,6 +537,7 @@ class ComfyHarness:
         self.captured = CAPTURED
         self.server = StubServer()
         self._executor = None
+        self._extra_packs: dict[str, list[str]] = {}
 
     # ----- setup
     def _setup_folders(self):
@@ -544,7 +546,7 @@ class ComfyHarness:
             d.mkdir(parents=True, exist_ok=True)
         for sub in MODEL_FOLDERS:
             (self.models_dir / sub).mkdir(parents=True, exist_ok=True)
-        for folder in ("checkpoints", "diffusion_models", "vae", "vae_approx", "loras"):
+        for folder in ("checkpoints", "diffusion_models", "vae", "vae_approx", "loras", "controlnet"):
             fp.add_model_folder_path(folder, str(self.models_dir / folder), is_default=True)
         fp.add_model_folder_path("text_encoders", str(self.models_dir / "text_encoders"), is_default=True)
         fp.add_model_folder_path("text_encoders", str(self.models_dir / "clip"))
@@ -644,6 +646,35 @@ class ComfyHarness:
                 pass
 
         comfy.utils.set_progress_bar_global_hook(hook)
+
+    def load_custom_node_pack(self, src) -> list[str]:
+        """Load another custom node pack (a checkout outside this repository, e.g. one named by an
+        environment variable) into the running ComfyUI, unmodified: it is linked into the
+        harness's custom_nodes folder and imported with ComfyUI's own ``nodes.load_custom_node``.
+        Returns the node ids it registered; loading the same folder again returns them again.
+        Raises RuntimeError when ComfyUI does not load it (the log lines say why)."""
+        src = Path(src).expanduser().resolve()
+        if str(src) in self._extra_packs:
+            return self._extra_packs[str(src)]
+        if not (src / "__init__.py").is_file():
+            raise RuntimeError(f"{src} is not a custom node pack (no __init__.py)")
+        link = self.custom_nodes_dir / src.name
+        if not link.exists():
+            os.symlink(str(src), str(link), target_is_directory=True)
+        nodes = self.nodes
+        before = set(nodes.NODE_CLASS_MAPPINGS)
+        cap = _LogCapture()
+        root_logger = logging.getLogger()
+        root_logger.addHandler(cap)
+        try:
+            ok = asyncio.run(nodes.load_custom_node(str(link), ignore=set(before)))
+        finally:
+            root_logger.removeHandler(cap)
+        if not ok:
+            raise RuntimeError(f"ComfyUI did not load the custom node pack {src}:\n" + "\n".join(cap.lines()))
+        ids = sorted(set(nodes.NODE_CLASS_MAPPINGS) - before)
+        self._extra_packs[str(src)] = ids
+        return ids
 
     # ----- use
     def node_class(self, class_type: str):
