@@ -43,14 +43,19 @@ nearest upsampling), the diffusion network returns ``0.5 * x``. Everything aroun
 ComfyUI's own code: the VAE wrapper (crop, scaling, dtype moves), the model wrapper
 (``model_sampling``, CFG, ``KSamplerX0Inpaint``), the samplers and the nodes. Both paths call the
 same networks on tensors of the same shapes, so the networks' activations are common to both and
-would only add the same amount to both sides; measured as they are, they would dominate: the real
-tiny TAESD needs about 65 full-size images (13 GB) and 90 s to encode 4096x4096 on this machine,
-the real MMDiT about 3 min per call at 65536 tokens. ``--networks real`` runs the real ones
-(practical up to 1024-2048 px) to show how small the differences are then.
+would only add the same amount to both sides; measured as they are, they dominate: the real tiny
+TAESD needs 66 full-size images to encode and 85 to decode (measured at 1024 and 2048 px; 12 and
+16 GiB at 4096 px), the real MMDiT 13.7 s per call at 2048 px on 2 cores and about 16 times that
+at 4096 px. ``--networks real`` runs the real ones (practical up to 2048 px: about 10 min for
+1024 and 2048 px, one repetition) and shows the same differences between the paths.
 
 The figures are in MiB and in units of the image (H x W x 3 float32) and of the latent
 (16 x H/8 x W/8 float32); docs/reliability.md explains each stage's extra from what the code
-allocates.
+allocates. ``--trace SIZE`` lists, for every node of both paths, the tensors alive at the node's
+peak and the lines that made them (a ``TorchDispatchMode`` log, in-process): the accounting behind
+that explanation::
+
+    COMFYUI_PATH=... python -m bench.memory --trace 2048 --log bench/results/memory_trace_064.txt
 """
 from __future__ import annotations
 
@@ -254,6 +259,101 @@ def child(spec: dict) -> List[dict]:
     return records
 
 
+# --------------------------------------------------------------------------- trace (--trace SIZE)
+
+class LiveTensors:
+    """Context manager: every tensor storage of at least ``min_bytes`` that an op creates, with the
+    code that created it, while it is alive; ``at_peak`` is the set alive when their total was
+    highest. An accounting aid for the RSS figures: a storage counts from the op that allocates it
+    until the last tensor on it that an op returned (the tensor itself or a view of it) is
+    collected."""
+
+    def __init__(self, min_bytes: int):
+        self.min_bytes = min_bytes
+        self.live: Dict[int, list] = {}   # storage pointer -> [bytes, what, where, tensors alive]
+        self.total = self.peak = 0
+        self.at_peak: List[tuple] = []
+
+    def __enter__(self):
+        import torch
+        from torch.utils._python_dispatch import TorchDispatchMode
+        tracker = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                tracker._record(func, args, out, torch)
+                return out
+
+        self._mode = Mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+
+    def _record(self, func, args, out, torch):
+        import traceback
+        import weakref
+        inputs = {a.untyped_storage().data_ptr() for a in args if isinstance(a, torch.Tensor)}
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if not isinstance(t, torch.Tensor):
+                continue
+            storage = t.untyped_storage()
+            ptr, nbytes = storage.data_ptr(), storage.nbytes()
+            entry = self.live.get(ptr)
+            if entry is not None:  # a view (or the same storage again): one more tensor keeps it alive
+                entry[3] += 1
+                weakref.finalize(t, self._release, ptr)
+                continue
+            if nbytes < self.min_bytes or ptr in inputs or t._base is not None:
+                continue
+            frames = [f for f in traceback.extract_stack()[:-4]
+                      if "/torch/" not in f.filename and "site-packages" not in f.filename
+                      and not f.filename.endswith(("memory.py", "comfy_harness.py"))]
+            where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames[-3:][::-1])
+            self.live[ptr] = [nbytes, f"{func.__name__} {tuple(t.shape)} {str(t.dtype)[6:]}", where, 1]
+            self.total += nbytes
+            weakref.finalize(t, self._release, ptr)
+            if self.total > self.peak:
+                self.peak, self.at_peak = self.total, [tuple(e[:3]) for e in self.live.values()]
+
+    def _release(self, ptr):
+        entry = self.live.get(ptr)
+        if entry is None:
+            return
+        entry[3] -= 1
+        if entry[3] == 0:
+            del self.live[ptr]
+            self.total -= entry[0]
+
+
+def trace(size: int, networks: str) -> List[str]:
+    """Per node of both paths: the tensors alive at the node's peak, in latent units."""
+    from comfy_testbed import comfy_harness, tiny_models
+    h = comfy_harness.bootstrap_temporary(prefix="ding_memory_")
+    files = tiny_models.write_tiny_sd3(h.models_dir, seed=SEED)
+    model, _, vae = h.call_node("CheckpointLoaderSimple", ckpt_name=files.ckpt_name)[:3]
+    if networks == "stub":
+        stub_networks(model, vae)
+    pos, neg = tiny_models.sd3_conditioning(seed=1), tiny_models.sd3_conditioning(seed=2)
+    unit = latent_bytes(size)
+    lines = [f"live tensors at each node's peak, {size} px, in latents ({unit / 2**20:.2f} MiB; "
+             f"an image is {image_bytes(size) / unit:.0f} latents, a mask {size * size * 4 / unit:.0f}); "
+             f"storages under 1/8 latent left out"]
+    for path in PATHS:
+        nodes, _ = build_graph(h, path, size, model, vae, pos, neg)
+        outputs = {}
+        for node_id, fn in nodes:
+            gc.collect()
+            with LiveTensors(unit // 8) as live:
+                outputs[node_id] = fn(outputs)
+            lines.append(f"{path} {node_id}: peak {live.peak / unit:.2f}")
+            for nbytes, what, where in live.at_peak:
+                lines.append(f"  {nbytes / unit:6.2f}  {what:<34} {where}")
+    return lines
+
+
 # --------------------------------------------------------------------------- parent
 
 def run_child(path: str, sizes: Sequence[int], networks: str) -> List[dict]:
@@ -368,6 +468,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--networks", choices=("stub", "real"), default="stub")
     ap.add_argument("--log", type=Path, default=None, help="also write the report to this file")
+    ap.add_argument("--trace", type=int, default=None, metavar="SIZE",
+                    help="instead: list the tensors alive at each node's peak at this size (in-process)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.sizes = sorted(set(args.sizes))
@@ -379,6 +481,12 @@ def main(argv=None) -> int:
     where, how = comfy_harness.find_comfyui()
     if where is None:
         print(f"bench.memory: {how}; nothing measured")
+        return 0
+    if args.trace is not None:
+        report = trace(args.trace, args.networks)
+        print("\n".join(report))
+        if args.log is not None:
+            args.log.write_text("\n".join(report) + "\n")
         return 0
     for size in args.sizes:
         if size % DOWNSCALE or size < WARMUP_SIZE:

@@ -82,3 +82,22 @@ def test_peak_reading_sees_a_freed_allocation_and_resets():
     assert seen >= 60.0
     memory.reset_peak()
     assert memory.peak_mib() - memory.rss_mib() < 8.0
+
+
+def test_live_tensor_trace_follows_views_and_finds_the_peak():
+    """Two 4 MiB buffers alive together are the peak; a buffer kept alive only by a view of it
+    still counts; small tensors are left out."""
+    mib = 2**20
+    with memory.LiveTensors(mib) as live:
+        a = torch.ones(mib)               # 4 MiB
+        view = (a + 1)[:10]               # the sum (4 MiB) stays alive through its view
+        assert live.total == 8 * mib
+        del a
+        torch.ones(8)                     # under min_bytes: not counted
+        assert live.total == 4 * mib
+        del view
+        assert live.total == 0
+        b = torch.zeros(mib // 2)         # 2 MiB
+    assert live.peak == 8 * mib
+    assert sorted(e[0] for e in live.at_peak) == [4 * mib, 4 * mib]
+    assert live.total == 2 * mib and b.numel() == mib // 2
