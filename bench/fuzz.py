@@ -177,7 +177,13 @@ def run_case(server: Server, case: fuzz.Case, timeout: float) -> tuple:
             return "crash", f"server exited with {server.proc.returncode}"
         if time.time() - t0 > timeout:
             server.request("/interrupt", {})
-            return "failed_otherwise", f"no result after {timeout:.0f} s (interrupted)"
+            t1 = time.time()
+            while time.time() - t1 < 30:
+                _, hist = server.request(f"/history/{pid}", timeout=30)
+                if hist and pid in hist:
+                    return "failed_otherwise", f"no result after {timeout:.0f} s (interrupted)"
+                time.sleep(1)
+            return "crash", f"hung: no result after {timeout:.0f} s, and /interrupt did not stop it"
         time.sleep(delay)
         delay = min(delay * 1.5, 0.3)
     if entry["status"]["status_str"] == "error":

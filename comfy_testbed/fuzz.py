@@ -765,3 +765,86 @@ def run_in_harness(harness, case: Case) -> tuple:
     if cls == "ok" and node_errors:
         return "rejected", "partly rejected: " + ", ".join(node_errors)
     return cls, why
+
+
+# --------------------------------------------------------------------------- a fixed subset
+
+# (pipeline, node id, input, what, expected class, message fragment or None). what: ("value", v),
+# ("source", description from _source_nodes), ("missing",) or ("link", [node, slot]).
+SUBSET = (
+    ("ksampler", "ks", None, None, "ok", None),
+    ("sampler", "smp", None, None, "ok", None),
+    ("split", "ks2", None, None, "ok", None),
+    ("composite", "comp", None, None, "ok", None),
+    ("ksampler", "ks", "steps", ("value", 0), "rejected", None),
+    ("ksampler", "ks", "cfg", ("value", "abc"), "rejected", None),
+    ("ksampler", "ks", "latent_image", ("link", ["mask", 0]), "rejected", None),
+    ("ksampler", "ks", "model", ("missing",), "rejected", None),
+    ("encode", "enc", "grow_mask_by", ("value", 257), "rejected", None),
+    ("ksampler", "ks", "particles", ("value", 17), "rejected", None),
+    ("ksampler", "ks", "particles", ("value", 16), "ok", None),
+    ("ksampler", "ks", "denoise", ("value", float("nan")), "failed_named", "denoise must be a finite number"),
+    ("ksampler", "ks", "cfg", ("value", float("nan")), "failed_named", "cfg must be a finite number"),
+    ("ksampler", "ks", "obs_std", ("value", float("nan")), "failed_named", "obs_std"),
+    ("ksampler", "ks", "denoise", ("value", 1e-12), "failed_named", "denoise (1e-12) is too small"),
+    ("ksampler", "ks", "denoise", ("value", 0.0), "ok", None),
+    ("ksampler", "ks", "model", ("value", 5), "failed_named", "model must be a MODEL"),
+    ("ksampler", "ks", "latent_image", ("value", 5), "failed_named", "latent_image must be a LATENT"),
+    ("ksampler", "ks", "positive", ("value", "abc"), "failed_named", "positive must be a CONDITIONING"),
+    ("ksampler", "ks", "latent_image", ("source", "latent without samples"), "failed_named", "latent_image must be"),
+    ("ksampler", "ks", "latent_image", ("source", "4-ch random latent"), "failed_named", "latent_image has 4 channels"),
+    ("ksampler", "ks", "latent_image", ("source", "5-D latent (1 frame)"), "failed_named", "latent_image has shape"),
+    ("ksampler", "ks", "latent_image", ("source", "NaN latent"), "failed_named", "latent_image contains NaN"),
+    ("ksampler", "ks", "latent_image", ("source", "latent mask NaN"), "failed_named", "noise_mask"),
+    ("ksampler", "ks", "latent_image", ("source", "latent mask a list"), "failed_named", "noise_mask must be a tensor"),
+    ("ksampler", "ks", "latent_image", ("source", "latent all-kept mask"), "ok", None),
+    ("ksampler", "ks", "latent_image", ("source", "EmptyLatentImage (4 ch)"), "ok", None),
+    ("ksampler", "ks", "latent_image", ("source", "latent 64x64 cells"), "failed_named", "position embedding"),
+    ("sampler", "sca", "latent_image", ("source", "NaN latent"), "failed_named", "latent_image contains NaN"),
+    ("sampler", "smp", "observation", ("source", "EmptySD3LatentImage"), "failed_named", "observation has shape"),
+    ("encode", "enc", "vae", ("value", 5), "failed_named", "vae must be a VAE"),
+    ("encode", "enc", "mask", ("source", "mask 0-size"), "failed_named", "mask is empty"),
+    ("encode", "enc", "pixels", ("source", "batch of 0 images"), "failed_named", "pixels is empty"),
+    ("encode", "enc", "pixels", ("source", "1x1 image"), "failed_named", "pixels must be at least"),
+    ("encode", "enc", "mask", ("source", "none mask"), "failed_named", "mask is empty"),
+    ("encode", "enc", "mask", ("source", "mask batch 3"), "failed_named", "mask has a batch of 3"),
+    ("encode", "enc", "mask", ("source", "full mask"), "ok", None),
+    ("encode", "enc", "mask", ("source", "mask 32x32"), "ok", None),
+    ("composite", "comp", "generated", ("source", "0-size image (height 0)"), "failed_named", "generated is empty"),
+    ("composite", "comp", "mask", ("source", "nan mask"), "failed_named", "mask contains NaN"),
+    ("composite", "comp", "mask", ("source", "mask 128x96"), "ok", None),
+    ("composite", "comp", "feather", ("value", 4096), "ok", None),
+    ("composite", "comp", "original", ("source", "8192x64 image"), "failed_named", "generated image"),
+)
+
+
+def subset_cases(models: Models) -> list:
+    """The fixed cases of ``SUBSET`` as (case, expected class, message fragment)."""
+    out = []
+    for i, (kind, node_id, name, what, expected, fragment) in enumerate(SUBSET):
+        rng = random.Random(i)
+        p = build_pipeline(kind, models, random.Random(f"subset:{i}"))
+        mutations = []
+        if name is not None:
+            node = p[node_id]
+            where = f"{node['class_type']}.{name}"
+            if what[0] == "missing":
+                node["inputs"].pop(name)
+                mutations.append(f"{where} missing")
+            elif what[0] == "value":
+                node["inputs"][name] = what[1]
+                _follow_widget(p, node_id, name, what[1])
+                mutations.append(f"{where}={what[1]!r}")
+            elif what[0] == "link":
+                node["inputs"][name] = list(what[1])
+                mutations.append(f"{where} -> {what[1]}")
+            else:
+                sources = dict(_source_nodes(LINK_TYPES[name], rng))
+                src_id = f"fz_{name}"
+                p[src_id] = sources[what[1]]
+                node["inputs"][name] = [src_id, 0]
+                _follow(p, node_id, name, src_id)
+                mutations.append(f"{where} <- {what[1]}")
+        _fix_followers(p)
+        out.append((Case(i, kind, mutations, p), expected, fragment))
+    return out

@@ -501,6 +501,10 @@ def _ksampler_inputs():
     ]
 
 
+# The longest schedule a DInG KSampler lets ComfyUI build (steps / denoise steps; a denoise near 0
+# would otherwise make it compute trillions of sigmas).
+MAX_SCHEDULE = 100_000
+
 KSAMPLER_OUTPUT_TOOLTIP = ("The inpainted latent: new content in the repaint area, the input latent elsewhere. "
                            "Decode it with VAE Decode.")
 
@@ -515,6 +519,10 @@ def run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative, la
         raise ValueError(f"steps must be an integer of at least 1, got {steps!r}")
     check_number(cfg, "cfg", 0.0, 100.0)
     check_number(denoise, "denoise", 0.0, 1.0)
+    if denoise > 0 and steps / denoise > MAX_SCHEDULE:
+        raise ValueError(f"denoise ({denoise:g}) is too small for {steps} steps: ComfyUI would build a schedule of "
+                         f"{steps / denoise:.3g} steps (at most {MAX_SCHEDULE}); raise denoise to at least "
+                         f"{steps / MAX_SCHEDULE:g}, or set it to 0 to return the latent unchanged")
     check_conditioning(positive, "positive")
     check_conditioning(negative, "negative")
     if start_at_step < 0 or end_at_step < 0:
@@ -525,7 +533,8 @@ def run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative, la
     if particles > 1 and (start_at_step > 0 or end_at_step < steps):
         raise ValueError("particles > 1 cannot run in segments (start_at_step / end_at_step): set particles "
                          "to 1 in both DInG Inpaint/Outpaint KSampler (Advanced) nodes")
-    check_noise_mask(latent_image.get("noise_mask"), _latent_samples(latent_image, "latent_image"))
+    samples = _latent_samples(latent_image, "latent_image")
+    check_noise_mask(latent_image.get("noise_mask"), samples)
     obs = _latent_samples(observation)
     if obs is None and start_at_step > 0:
         obs = latent_image.get(OBSERVATION_KEY)
