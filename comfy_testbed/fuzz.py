@@ -268,6 +268,7 @@ def _source_nodes(kind, rng):
                 ("latent batch 2", lat(batch=2)), ("latent batch 0", lat(batch=0)),
                 ("latent 0x0", lat(width=0, height=0)), ("latent 1x1", lat(width=1, height=1)),
                 ("latent 3x5", lat(width=3, height=5)), ("latent 64x64 cells", lat(width=64, height=64)),
+                ("latent 256x16 cells", lat(width=256, height=16)),
                 ("latent no noise_mask", lat(noise_mask="none")),
                 ("latent all-kept mask", lat(noise_mask="zeros")),
                 ("latent all-repaint mask", lat(noise_mask="ones")),
@@ -799,7 +800,7 @@ SUBSET = (
     ("ksampler", "ks", "latent_image", ("source", "latent mask a list"), "failed_named", "noise_mask must be a tensor"),
     ("ksampler", "ks", "latent_image", ("source", "latent all-kept mask"), "ok", None),
     ("ksampler", "ks", "latent_image", ("source", "EmptyLatentImage (4 ch)"), "ok", None),
-    ("ksampler", "ks", "latent_image", ("source", "latent 64x64 cells"), "failed_named", "position embedding"),
+    ("ksampler", "ks", "latent_image", ("source", "latent 256x16 cells"), "failed_named", "position embedding"),
     ("sampler", "sca", "latent_image", ("source", "NaN latent"), "failed_named", "latent_image contains NaN"),
     ("sampler", "smp", "observation", ("source", "EmptySD3LatentImage"), "failed_named", "observation has shape"),
     ("encode", "enc", "vae", ("value", 5), "failed_named", "vae must be a VAE"),
@@ -814,7 +815,8 @@ SUBSET = (
     ("composite", "comp", "mask", ("source", "nan mask"), "failed_named", "mask contains NaN"),
     ("composite", "comp", "mask", ("source", "mask 128x96"), "ok", None),
     ("composite", "comp", "feather", ("value", 4096), "ok", None),
-    ("composite", "comp", "original", ("source", "8192x64 image"), "failed_named", "generated image"),
+    ("composite", "comp", "original", ("source", "8192x64 image"), "ok", None),
+    ("composite", "comp", "original", ("source", "1x1 image"), "failed_named", "generated image"),
 )
 
 
