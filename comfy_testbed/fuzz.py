@@ -172,7 +172,7 @@ def build_pipeline(kind: str, models: Models, rng: random.Random) -> dict:
         p["gen"] = _img(*size, seed=rng.randrange(100) + 200)
         _composite(p, ["img", 0], ["gen", 0], ["mask", 0])
     elif kind == "video":
-        frames = rng.choice([5, 9])
+        frames = rng.choice([5, 9, 1, 2, 3, 4, 6, 8, 10, 13])  # 1 + 4n, and 1 + 4n +- 1
         for k in ("pos", "neg"):
             del p[k]
         p["vae"] = {"class_type": "VAELoader", "inputs": {"vae_name": models.video_vae}}
@@ -316,6 +316,14 @@ def mutate(p: dict, rng: random.Random, models: Models) -> list:
         sources = _source_nodes(LINK_TYPES[name], rng)
         if name == "vae" and models.video_vae:
             sources.append(("video VAE", {"class_type": "VAELoader", "inputs": {"vae_name": models.video_vae}}))
+        if "vae" in p and name in ("pixels", "mask") and node["class_type"] == "DInGInpaintEncode":
+            # a video VAE: clips of 1 + 4n +- 1 frames, masks per frame or not
+            frames = rng.choice([1, 2, 3, 4, 5, 6, 8, 9, 10, 13])
+            sources = ([(f"{frames}-frame clip", _img(64, 64, batch=frames))] if name == "pixels" else
+                       [(f"{frames}-mask clip mask", _mask(64, 64, batch=frames))])
+            if name == "pixels" and rng.random() < 0.5:
+                p["mask"] = _mask(64, 64, batch=frames)
+                sources = [(f"{frames}-frame clip with {frames} masks", sources[0][1])]
         if name == "vae":
             sources.append(("TAESD3 VAE", {"class_type": "VAELoader", "inputs": {"vae_name": "taesd3"}}))
         if sources and r < 0.75:
@@ -376,7 +384,7 @@ def make_case(index: int, seed: int, models: Models) -> Case:
     weights = [w for k, w in PIPELINES if k != "video" or models.video_vae]
     kind = rng.choices(kinds, weights)[0]
     p = build_pipeline(kind, models, rng)
-    mutations = []
+    mutations = [f"{p['img']['inputs']['batch']}-frame clip"] if kind == "video" else []
     if rng.random() < 0.93:  # a few valid prompts of every pipeline as a control
         for _ in range(1 if rng.random() < 0.8 else 2):
             mutations += mutate(p, rng, models)
