@@ -335,6 +335,8 @@ def mutate(p: dict, rng: random.Random, models: Models) -> list:
             return [f"{where} <- {desc}"]
         desc, val = rng.choice(_wrong_links(p, node_id, name, rng))
         node["inputs"][name] = val
+        if isinstance(val, list) and len(val) == 2:
+            _follow(p, node_id, name, val)
         return [desc.replace(name, where, 1)]
     desc, val = rng.choice(_widget_mutations(name))
     node["inputs"][name] = val
@@ -343,23 +345,25 @@ def mutate(p: dict, rng: random.Random, models: Models) -> list:
 
 
 def _follow(p, node_id, name, src_id):
-    """Keep the check nodes reading what the mutated node reads."""
+    """Keep the check nodes reading what the mutated node reads (``src_id``: the new source node's
+    id, or the new link / value itself)."""
+    link = list(src_id) if isinstance(src_id, list) else [src_id, 0]
     node = p[node_id]
     if node["class_type"] == "DInGComposite":
         chk = p.get("chk_comp")
         if chk is not None and name in ("original", "mask"):
-            chk["inputs"][name] = [src_id, 0]
+            chk["inputs"][name] = link
     if node["class_type"] in ("DInGKSampler", "DInGKSamplerAdvanced") and name == "latent_image" \
             and node_id == "ks" and "chk_lat" in p:
-        p["chk_lat"]["inputs"]["before"] = [src_id, 0]
+        p["chk_lat"]["inputs"]["before"] = link
     if name == "observation" and "chk_lat" in p and node_id in ("ks2" if "ks2" in p else "ks", "smp"):
-        p["chk_lat"]["inputs"]["observation"] = [src_id, 0]
+        p["chk_lat"]["inputs"]["observation"] = link
     if node["class_type"] == "DInGInpaintEncode" and name == "pixels":
         for k in ("chk_comp", "comp"):
             if k in p and p[k]["inputs"].get("original") == ["img", 0]:
-                p[k]["inputs"]["original"] = [src_id, 0]
+                p[k]["inputs"]["original"] = link
         if "inv" in p:
-            p["inv"]["inputs"]["image"] = [src_id, 0]
+            p["inv"]["inputs"]["image"] = link
 
 
 def _follow_widget(p, node_id, name, val):
