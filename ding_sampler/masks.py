@@ -30,6 +30,9 @@ def batch_masks(mask: torch.Tensor, name: str = "mask", batch: Optional[int] = N
     if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
         got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise ValueError(f"{name} must be a MASK tensor [H, W] or [B, H, W], got {got}")
+    if mask.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(mask.shape)}): expected at least one mask of at least "
+                         "1x1 pixels")
     mask = mask.float()
     if mask.ndim == 2:
         mask = mask[None]
@@ -174,6 +177,9 @@ def check_image(image: torch.Tensor, name: str) -> torch.Tensor:
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         got = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"{name} must be an IMAGE tensor [B, H, W, C], got {got}")
+    if image.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(image.shape)}): expected at least one image of at least "
+                         "1x1 pixels")
     if not torch.isfinite(image).all():
         raise ValueError(f"{name} contains NaN or infinite pixel values")
     return image

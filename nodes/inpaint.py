@@ -75,6 +75,9 @@ class DInGInpaintEncode(io.ComfyNode):
     @classmethod
     def execute(cls, pixels, mask, vae, grow_mask_by=6, mask_mode="hard") -> io.NodeOutput:
         check_image(pixels, "pixels")
+        if not callable(getattr(vae, "encode", None)) or not callable(getattr(vae, "spacial_compression_encode", None)):
+            got = f"a tensor of shape {tuple(vae.shape)}" if isinstance(vae, torch.Tensor) else type(vae).__name__
+            raise ValueError(f"vae must be a VAE (e.g. Load Checkpoint's or Load VAE's VAE output), got {got}")
         if pixels.shape[-1] < 3:
             raise ValueError(f"pixels must be an IMAGE tensor [B, H, W, 3], got {tuple(pixels.shape)}")
         if grow_mask_by < 0:

@@ -11,6 +11,8 @@ step itself (``denoise_mask_schedule``, docs/algorithm.md section 14).
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import weakref
 from typing import Callable, NamedTuple, Optional
 
@@ -233,6 +235,11 @@ def host_context(model, x: torch.Tensor, extra_args: Optional[dict],
     noise = getattr(model, "noise", None)
     if latent_image is None or noise is None:
         raise ValueError("DInG sampler needs ComfyUI's KSAMPLER wrapper (latent_image and noise)")
+    check_latent_for_model(model.inner_model.model_patcher, x)
+    if not bool(torch.isfinite(latent_image).all()):
+        raise ValueError("latent_image contains NaN or infinite values")
+    if denoise_mask is not None and not bool(torch.isfinite(denoise_mask).all()):
+        raise ValueError("latent_image's noise_mask contains NaN or infinite values")
     continuation = not bool(torch.count_nonzero(noise))
     if observation is None:
         if continuation:
@@ -402,8 +409,89 @@ def _latent_samples(latent, name="observation"):
         raise ValueError(f"{name} is a nested latent (several latents, e.g. audio + video); "
                          "DInG samples one latent at a time")
     if not isinstance(samples, torch.Tensor):
-        raise ValueError(f"{name} must be a LATENT (DInG Inpaint/Outpaint Encode's output)")
+        raise ValueError(f"{name} must be a LATENT (DInG Inpaint/Outpaint Encode's output), got "
+                         f"{_described(latent)}")
+    if samples.numel() == 0:
+        raise ValueError(f"{name} is empty (latent shape {tuple(samples.shape)})")
+    if not bool(torch.isfinite(samples).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
     return samples
+
+
+def _described(value) -> str:
+    if isinstance(value, dict):
+        return "a dict with keys " + (", ".join(map(str, value)) or "(none)")
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
+def check_number(value, name: str, low: float, high: float) -> float:
+    """A FLOAT input as a finite float in [low, high], or a ValueError naming it (ComfyUI's
+    validation lets NaN through: it is neither below min nor above max)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise ValueError(f"{name} must be a finite number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def check_model(model, name: str = "model"):
+    if not callable(getattr(model, "get_model_object", None)) or getattr(model, "model", None) is None:
+        raise ValueError(f"{name} must be a MODEL (e.g. Load Checkpoint's MODEL output), got {_described(model)}")
+    return model
+
+
+def check_conditioning(cond, name: str):
+    """A CONDITIONING input: a list of [tensor, dict] pairs, or a ValueError naming it."""
+    ok = isinstance(cond, list) and all(
+        isinstance(c, (list, tuple)) and len(c) >= 2 and isinstance(c[0], torch.Tensor) and isinstance(c[1], dict)
+        for c in cond)
+    if not ok:
+        raise ValueError(f"{name} must be a CONDITIONING (a list of [tensor, dict] pairs, e.g. CLIP Text Encode's "
+                         f"output), got {_described(cond)}")
+    return cond
+
+
+def check_latent_for_model(model_patcher, samples: torch.Tensor, name: str = "latent_image") -> None:
+    """The latent's layout against the model's latent format (dimensions, channels) and, for
+    models with a bounded position embedding (MMDiT), its size; ValueError naming ``name``."""
+    fmt = model_patcher.get_model_object("latent_format")
+    dims = int(getattr(fmt, "latent_dimensions", 2))
+    channels = getattr(fmt, "latent_channels", None)
+    family = type(getattr(model_patcher, "model", None)).__name__
+    if samples.ndim != dims + 2:
+        want = {1: "[B, C, L]", 2: "[B, C, H, W]", 3: "[B, C, T, H, W]"}.get(dims, f"{dims + 2}-D")
+        raise ValueError(f"{name} has shape {tuple(samples.shape)}, but this model ({family}) samples {want} "
+                         "latents: encode with the VAE that belongs to this model")
+    if channels is not None and samples.shape[1] != int(channels):
+        raise ValueError(f"{name} has {samples.shape[1]} channels, but this model ({family}) samples "
+                         f"{int(channels)}-channel latents: encode with the VAE that belongs to this model")
+    net = getattr(getattr(model_patcher, "model", None), "diffusion_model", None)
+    limit, patch = getattr(net, "pos_embed_max_size", None), getattr(net, "patch_size", None)
+    if dims == 2 and isinstance(limit, int) and isinstance(patch, int) and limit > 0 and patch > 0:
+        h, w = (-(-int(v) // patch) for v in samples.shape[-2:])
+        if max(h, w) > limit:
+            raise ValueError(f"{name} is {samples.shape[-1]}x{samples.shape[-2]} latent cells, larger than this "
+                             f"model's position embedding ({limit * patch}x{limit * patch} cells): use a smaller "
+                             "image")
+
+
+def check_noise_mask(mask, samples: torch.Tensor, name: str = "latent_image") -> None:
+    """The LATENT's noise_mask: a finite tensor that ComfyUI can fit to the latent."""
+    if mask is None:
+        return
+    if not isinstance(mask, torch.Tensor):
+        raise ValueError(f"{name}'s noise_mask must be a tensor, got {_described(mask)}")
+    if mask.numel() == 0 or not bool(torch.isfinite(mask).all()):
+        raise ValueError(f"{name}'s noise_mask is empty or contains NaN or infinite values")
+    try:
+        fitted = comfy.utils.reshape_mask(mask.float(), samples.shape)
+    except Exception as e:  # noqa: BLE001  (any shape ComfyUI's reshape_mask cannot fit)
+        raise ValueError(f"{name}'s noise_mask has shape {tuple(mask.shape)}, which does not fit the latent "
+                         f"{tuple(samples.shape)} ({type(e).__name__}: {e})") from None
+    if tuple(fitted.shape) != tuple(samples.shape):
+        raise ValueError(f"{name}'s noise_mask has shape {tuple(mask.shape)}, which does not fit the latent "
+                         f"{tuple(samples.shape)}")
 
 
 def _is_nested(samples) -> bool:
@@ -472,6 +560,10 @@ def _ksampler_inputs():
     ]
 
 
+# The longest schedule a DInG KSampler lets ComfyUI build (steps / denoise steps; a denoise near 0
+# would otherwise make it compute trillions of sigmas).
+MAX_SCHEDULE = 100_000
+
 KSAMPLER_OUTPUT_TOOLTIP = ("The inpainted latent: new content in the repaint area, the input latent elsewhere. "
                            "Decode it with VAE Decode.")
 
@@ -481,8 +573,17 @@ def run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative, la
                       start_at_step=0, end_at_step=10000, observation=None) -> dict:
     """The LATENT that DInG Inpaint/Outpaint KSampler (whole run: start_at_step 0, end_at_step past
     the last step, no observation) and its Advanced node (any segment) return."""
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+    check_model(model)
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"steps must be an integer of at least 1, got {steps!r}")
+    check_number(cfg, "cfg", 0.0, 100.0)
+    check_number(denoise, "denoise", 0.0, 1.0)
+    if denoise > 0 and steps / denoise > MAX_SCHEDULE:
+        raise ValueError(f"denoise ({denoise:g}) is too small for {steps} steps: ComfyUI would build a schedule of "
+                         f"{steps / denoise:.3g} steps (at most {MAX_SCHEDULE}); raise denoise to at least "
+                         f"{steps / MAX_SCHEDULE:g}, or set it to 0 to return the latent unchanged")
+    check_conditioning(positive, "positive")
+    check_conditioning(negative, "negative")
     if start_at_step < 0 or end_at_step < 0:
         raise ValueError(f"start_at_step and end_at_step must be >= 0, got {start_at_step} and {end_at_step}")
     if start_at_step >= min(steps, end_at_step):
@@ -491,7 +592,8 @@ def run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative, la
     if particles > 1 and (start_at_step > 0 or end_at_step < steps):
         raise ValueError("particles > 1 cannot run in segments (start_at_step / end_at_step): set particles "
                          "to 1 in both DInG Inpaint/Outpaint KSampler (Advanced) nodes")
-    _latent_samples(latent_image, "latent_image")
+    samples = _latent_samples(latent_image, "latent_image")
+    check_noise_mask(latent_image.get("noise_mask"), samples)
     obs = _latent_samples(observation)
     if obs is None and start_at_step > 0:
         obs = latent_image.get(OBSERVATION_KEY)
@@ -514,6 +616,7 @@ def run_ding_ksampler(model, seed, steps, cfg, scheduler, positive, negative, la
             "the first sampler's output to latent_image (it carries the original), or connect DInG "
             "Inpaint/Outpaint Encode's LATENT to 'observation'")
     samples_in = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
+    check_latent_for_model(model, samples_in)
     ksampler = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler="euler",
                                        scheduler=scheduler, denoise=denoise, model_options=model.model_options)
     sigmas = ksampler.sigmas

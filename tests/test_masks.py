@@ -3,6 +3,8 @@ import pytest
 import torch
 
 from ding_sampler.masks import (
+    batch_masks,
+    check_image,
     composite,
     crop_offsets,
     dilate,
@@ -121,6 +123,30 @@ def test_composite_rejects_non_finite_inputs(bad, fragment):
     args[key][0, 5, 5] = float("nan") if bad != "generated" else float("inf")
     with pytest.raises(ValueError, match=fragment):
         composite(args["original"], args["generated"], args["repaint"], feather=4)
+
+
+@pytest.mark.parametrize("bad,shape,fragment", [
+    ("original", (1, 0, 16, 3), "original is empty"),
+    ("generated", (1, 16, 0, 3), "generated is empty"),
+    ("generated", (0, 16, 16, 3), "generated is empty"),
+    ("mask", (1, 0, 0), "mask is empty"),
+    ("mask", (0, 16, 16), "mask is empty"),
+])
+def test_composite_rejects_empty_inputs(bad, shape, fragment):
+    """Found by bench/fuzz.py: a 0-size image or mask reached torch's interpolate (a RuntimeError
+    naming no input)."""
+    args = {"original": torch.rand(1, 16, 16, 3), "generated": torch.rand(1, 16, 16, 3),
+            "repaint": torch.ones(1, 16, 16)}
+    args["repaint" if bad == "mask" else bad] = torch.zeros(shape)
+    with pytest.raises(ValueError, match=fragment):
+        composite(args["original"], args["generated"], args["repaint"], feather=4)
+
+
+def test_empty_mask_and_image_are_named():
+    with pytest.raises(ValueError, match="mask is empty"):
+        batch_masks(torch.zeros(1, 0, 0), "mask", 1, (16, 16))
+    with pytest.raises(ValueError, match="pixels is empty"):
+        check_image(torch.zeros(0, 16, 16, 3), "pixels")
 
 
 def _chebyshev_distance(mask):
