@@ -37,6 +37,16 @@ def test_committed_mixture_weights_load_and_match_the_exact_denoiser(name):
     assert torch.allclose(net(x, torch.zeros(3)), x)
 
 
+@pytest.mark.slow  # fits the digits mixture with scikit-learn (about 10 s)
+def test_committed_digits_weights_match_the_exact_denoiser():
+    pytest.importorskip("sklearn")
+    name = "digits-mlp256"
+    net = load(name)
+    mse = prior_mse(net, exact_denoiser("digits"), make_prior("digits"), seed=4242, n=500, sigmas=(0.1, 0.4, 0.8))
+    for s, v in mse.items():
+        assert v < MSE_TOLERANCE, (name, s, v)
+
+
 def test_untrained_network_fails_the_tolerance():
     """The tolerance above can fail: a network with zero output layer (D = c_skip x) does."""
     prior = make_prior("mixture25")
@@ -79,6 +89,8 @@ def test_quick_tables_have_one_row_per_sampler_and_denoiser_and_one_cell_per_bud
     off = lq.offman_table(r)
     assert len(off) == len(samplers) + 1  # + the forward-noised prior row
     assert all(len(row) == 2 + len(lq.SIGMA_BINS) - 1 for row in off)
+    per_budget = lq.offman_budget_table(r, budgets)
+    assert len(per_budget) == len(samplers) and all(len(row) == 2 + len(budgets) for row in per_budget)
     # the stand-in's error is 0.05^2 per coordinate wherever it was called
     acc = r["offman"][("net", "ding1/ddpm")]
     for chain, _, _, rows in acc.values():

@@ -183,7 +183,8 @@ def bench_prior(prior_name: str, seeds: Sequence[int], n: int, folder: Path = WE
                 samplers: Sequence[str] = tuple(SAMPLERS), budgets: Sequence[int] = BUDGETS,
                 log: Callable[[str], None] = print, networks: Optional[Dict[str, Callable]] = None) -> dict:
     """Run one prior. Returns {"scores": {(denoiser, sampler, budget): [(sw, tv, calls)] per seed},
-    "floor": [(sw, tv)] per seed, "offman": {(network, sampler): {bin: [chain, prior, post, rows]}}}.
+    "floor": [(sw, tv)] per seed, "offman": {(network, sampler): {bin: [chain, prior, post, rows]}},
+    "offman_budget": {(network, sampler, budget): [chain, prior, post, rows] over all sigmas}}.
 
     ``networks`` (label -> denoiser) replaces the committed networks (the tests use it)."""
     exact = exact_denoiser(prior_name)
@@ -193,6 +194,7 @@ def bench_prior(prior_name: str, seeds: Sequence[int], n: int, folder: Path = WE
     scores: Dict[tuple, list] = defaultdict(list)
     floor = []
     offman: Dict[tuple, Dict[int, List[float]]] = {}
+    by_budget: Dict[tuple, List[float]] = {}
     for seed in seeds:
         problem = Problem(prior_name, seed)
         ref = problem.exact(n, 0)
@@ -210,10 +212,12 @@ def bench_prior(prior_name: str, seeds: Sequence[int], n: int, folder: Path = WE
                     scores[(dlabel, slabel, budget)].append((sw, tv, calls))
                     if refs is not None:
                         acc = offman.setdefault((dlabel, slabel), defaultdict(lambda: [0.0, 0.0, 0.0, 0.0]))
+                        tot = by_budget.setdefault((dlabel, slabel, budget), [0.0, 0.0, 0.0, 0.0])
                         for b, v in rec.sums.items():
                             acc[b] = [a + c for a, c in zip(acc[b], v)]
+                            tot[:] = [a + c for a, c in zip(tot, v)]
             log(f"  {prior_name} seed {seed} {dlabel}: {time.perf_counter() - t0:.0f} s")
-    return {"scores": dict(scores), "floor": floor, "offman": offman}
+    return {"scores": dict(scores), "floor": floor, "offman": offman, "offman_budget": by_budget}
 
 
 def _mean_sd(vals: Sequence[float]) -> tuple:
@@ -282,6 +286,21 @@ def offman_table(result: dict, bins: Sequence[float] = SIGMA_BINS) -> List[List[
             rows.append([net, s] + cells)
         rows.append([net, "prior (forward-noised)"] +
                     [f"{p / r:.2e}" if r else "-" for p, r in prior_sum])
+    return rows
+
+
+def offman_budget_table(result: dict, budgets: Sequence[int] = BUDGETS) -> List[List[str]]:
+    """Rows [network, sampler, one cell per budget]: the chain's MSE against the exact denoiser
+    over all its calls, as (×a, ×b) ratios to the row-weighted forward-noised prior and exact
+    posterior references at the same sigmas."""
+    rows = []
+    keys = list(dict.fromkeys(k[:2] for k in result["offman_budget"]))
+    for net, s in keys:
+        cells = []
+        for b in budgets:
+            v = result["offman_budget"].get((net, s, b))
+            cells.append("-" if not v or not v[3] else f"×{v[0] / v[1]:.1f}, ×{v[0] / v[2]:.1f}")
+        rows.append([net, s] + cells)
     return rows
 
 
@@ -366,6 +385,9 @@ def quick(priors: Sequence[str], seeds: Sequence[int], n: int, folder: Path, out
              f"(×a, ×b) = ratio to the same network's MSE on forward-noised prior samples and on "
              f"forward-noised exact posterior samples at the same sigmas\n")
         emit(markdown(["network", "sampler"] + bin_labels(), offman_table(r)))
+        emit(f"\n## {prior}: off-manifold error per budget (all sigmas of the chain): chain MSE / forward-noised "
+             f"prior MSE, chain MSE / forward-noised exact posterior MSE, row-weighted at the chain's sigmas\n")
+        emit(markdown(["network", "sampler"] + [f"≤ {b} calls" for b in BUDGETS], offman_budget_table(r)))
     emit("\n" + plot_offman(results, out.parent / "learned_offmanifold.png"))
     emit(f"\ntotal {time.perf_counter() - t0:.0f} s")
     out.parent.mkdir(parents=True, exist_ok=True)
