@@ -87,14 +87,16 @@ def test_quick_tables_have_one_row_per_sampler_and_denoiser_and_one_cell_per_bud
     # the calls column is the budget for one-call samplers
     assert table[0][2].endswith("(4)") and table[0][3].endswith("(8)")
     off = lq.offman_table(r)
-    assert len(off) == len(samplers) + 1  # + the forward-noised prior row
+    # the network on its own chains and on the exact chains, each + a forward-noised prior row
+    assert len(off) == 2 * (len(samplers) + 1)
+    assert [row[0] for row in off].count("net on exact chains") == len(samplers) + 1
     assert all(len(row) == 2 + len(lq.SIGMA_BINS) - 1 for row in off)
     per_budget = lq.offman_budget_table(r, budgets)
-    assert len(per_budget) == len(samplers) and all(len(row) == 2 + len(budgets) for row in per_budget)
+    assert len(per_budget) == 2 * len(samplers) and all(len(row) == 2 + len(budgets) for row in per_budget)
     # the stand-in's error is 0.05^2 per coordinate wherever it was called
-    acc = r["offman"][("net", "ding1/ddpm")]
-    for chain, _, _, rows in acc.values():
-        assert chain / rows == pytest.approx(0.0025, rel=1e-3)
+    for key in (("net", "ding1/ddpm"), ("net on exact chains", "replacement")):
+        for chain, _, _, rows in r["offman"][key].values():
+            assert chain / rows == pytest.approx(0.0025, rel=1e-3)
 
 
 def test_sigma_bins_cover_zero_to_one():
@@ -112,3 +114,12 @@ def test_weights_json_states_how_they_were_made():
         assert meta["command"].startswith("python -m bench.learned")
         assert meta["config"]["seed"] == NETWORKS[name][1].seed
         assert meta["config"]["steps"] == NETWORKS[name][1].steps
+
+
+def test_kept_noise_profile_is_one_for_replacement():
+    """Latent replacement puts the observation noised with the run's initial noise on the kept
+    coordinates, so the implied noise there is standard normal (std near 1) at every level."""
+    prof = lq.kept_noise_profile("mixture25", seed=1, n=256, budget=10, samplers=("replacement",))
+    assert prof["replacement"]
+    for v in prof["replacement"].values():
+        assert v == pytest.approx(1.0, abs=0.1)

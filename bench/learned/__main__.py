@@ -22,7 +22,14 @@ def parse_args(argv=None):
     p.add_argument("--priors", nargs="+", default=["mixture25", "digits"], help="--quick: priors to bench")
     p.add_argument("--out", type=Path, default=Path("bench/results/learned_quick.txt"),
                    help="--quick: where to write the tables")
+    p.add_argument("--probe", action="store_true",
+                   help="--quick with the settings of quick.PROBES next to ding1/ddpm and ding/ddpm, at 20 and 60 calls "
+                        "(default out bench/results/learned_probe.txt)")
     args = p.parse_args(argv)
+    if args.probe:
+        args.quick = True
+        if args.out == Path("bench/results/learned_quick.txt"):
+            args.out = Path("bench/results/learned_probe.txt")
     if not (args.train or args.quick):
         p.error("give --train and/or --quick")
     if args.samples < 2:
@@ -56,7 +63,12 @@ def main(argv=None):
         run_training(names, args.weights, argv)
     if args.quick:
         from .quick import quick
-        quick(args.priors, args.seeds, args.samples, args.weights, args.out)
+        from .quick import BUDGETS, PROBES, SAMPLERS
+        if args.probe:
+            quick(args.priors, args.seeds, args.samples, args.weights, args.out,
+                  samplers=("ding1/ddpm", "ding/ddpm") + tuple(PROBES), budgets=(20, 60))
+        else:
+            quick(args.priors, args.seeds, args.samples, args.weights, args.out, tuple(SAMPLERS), BUDGETS)
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 

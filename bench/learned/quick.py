@@ -55,6 +55,14 @@ SAMPLERS: Dict[str, tuple] = {
     "ding1/ddpm K=4": ("ding", dict(variant="ding1", eta="ddpm", particles=4), lambda b: max(2, b // 4)),
     "replacement": ("replacement", {}, lambda b: b),
 }
+# --probe: settings that might keep DInG-1's chain where the network is accurate (issue 18, part 3)
+PROBES: Dict[str, tuple] = {
+    "ding1/ddpm obs_std 0.05": ("ding", dict(variant="ding1", eta="ddpm", obs_std=0.05), lambda b: b),
+    "ding1/ddpm obs_std 0.1": ("ding", dict(variant="ding1", eta="ddpm", obs_std=0.1), lambda b: b),
+    "ding1/ddpm obs_std 0.2": ("ding", dict(variant="ding1", eta="ddpm", obs_std=0.2), lambda b: b),
+    "ding1/ddpm final 0.05": ("ding", dict(variant="ding1", eta="ddpm", final_sigma=0.05), lambda b: b),
+    "ding/ddpm obs_std 0.1": ("ding", dict(variant="ding", eta="ddpm", obs_std=0.1), _ding_steps),
+}
 SIGMA_BINS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 1.0)
 
 
@@ -99,29 +107,43 @@ def sigma_bin(s: float, bins: Sequence[float] = SIGMA_BINS) -> int:
 
 
 class Recorder:
-    """Wraps a denoiser: counts rows, and with ``exact`` accumulates per sigma bin the squared
-    error of its outputs against ``exact`` (sum over the first OFFMAN_ROWS rows of each call of
-    the per-row mean over coordinates) and those rows' count; ``refs(s)`` returns the (prior, posterior) reference MSEs at sigma s,
-    summed row-weighted alongside."""
+    """Wraps a denoiser ``fn``: counts rows, and accumulates per sigma bin the squared error of a
+    network against the exact denoiser on the states of the chain (sum over the first
+    OFFMAN_ROWS rows of each call of the per-row mean over coordinates) and those rows' count,
+    with the (prior, posterior) reference MSEs at the call's sigma, ``refs(s)``, summed
+    row-weighted alongside.
 
-    def __init__(self, fn: Callable, exact: Optional[Callable] = None, refs: Optional[Callable] = None):
-        self.fn, self.exact, self.refs = fn, exact, refs
+    With ``exact`` (``fn`` is a network): ``sums`` = fn's error against ``exact``. With ``watch``
+    ({name: (network, refs)}, ``fn`` is the exact denoiser): ``watch_sums[name]`` = that network's
+    error against fn's output on the exact chain's states (what a network would be asked there).
+    """
+
+    def __init__(self, fn: Callable, exact: Optional[Callable] = None, refs: Optional[Callable] = None,
+                 watch: Optional[Dict[str, tuple]] = None):
+        self.fn, self.exact, self.refs, self.watch = fn, exact, refs, watch or {}
         self.rows = 0
         self.sums: Dict[int, List[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])  # chain, prior, post, rows
+        self.watch_sums = {name: defaultdict(lambda: [0.0, 0.0, 0.0, 0.0]) for name in self.watch}
+
+    @staticmethod
+    def _add(acc, a, b, s, refs, k):
+        err = float((a.float() - b.float()).pow(2).mean(1).sum())
+        prior_ref, post_ref = refs(s)
+        acc = acc[sigma_bin(s)]
+        acc[0] += err
+        acc[1] += prior_ref * k
+        acc[2] += post_ref * k
+        acc[3] += k
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         out = self.fn(x, sigma)
         self.rows += x.shape[0]
+        k = min(x.shape[0], OFFMAN_ROWS)
+        s = float(sigma.reshape(-1)[0])
         if self.exact is not None:
-            k = min(x.shape[0], OFFMAN_ROWS)
-            s = float(sigma.reshape(-1)[0])
-            err = float((out[:k].float() - self.exact(x[:k], sigma[:k]).float()).pow(2).mean(1).sum())
-            prior_ref, post_ref = self.refs(s)
-            acc = self.sums[sigma_bin(s)]
-            acc[0] += err
-            acc[1] += prior_ref * k
-            acc[2] += post_ref * k
-            acc[3] += k
+            self._add(self.sums, out[:k], self.exact(x[:k], sigma[:k]), s, self.refs, k)
+        for name, (net, refs) in self.watch.items():
+            self._add(self.watch_sums[name], net(x[:k], sigma[:k]), out[:k], s, refs, k)
         return out
 
 
@@ -151,7 +173,7 @@ class References:
 
 def run_sampler(denoiser: Callable, problem: Problem, label: str, budget: int, n: int) -> tuple:
     """(samples [n, d], model calls per output) of one sampler at one budget."""
-    kind, opts, steps_of = SAMPLERS[label]
+    kind, opts, steps_of = SAMPLERS[label] if label in SAMPLERS else PROBES[label]
     steps = steps_of(budget)
     g = torch.Generator().manual_seed(SAMPLER_SEED + 1000 * problem.seed + budget)
     noise = torch.randn(n, problem.prior.dim, generator=g)
@@ -161,12 +183,39 @@ def run_sampler(denoiser: Callable, problem: Problem, label: str, budget: int, n
     if kind == "replacement":
         x = replacement_sample(denoiser, noise, sigmas, y.expand(n, -1), keep, parametrization="flow")
     else:
-        x = ding_sample(denoiser, noise, sigmas, y, keep, parametrization="flow", obs_std=problem.obs_std,
-                        generator=g, **opts)
+        # the problem's obs_std unless the sampler sets its own (a mis-specified likelihood)
+        kw = dict(dict(obs_std=problem.obs_std), **opts)
+        x = ding_sample(denoiser, noise, sigmas, y, keep, parametrization="flow", generator=g, **kw)
     calls = (getattr(denoiser, "rows", 0) - rows0) / n
     if not torch.isfinite(x).all():
         raise RuntimeError(f"{label} at {budget} calls produced non-finite samples")
     return x, calls
+
+
+@torch.no_grad()
+def kept_noise_profile(prior_name: str, seed: int, n: int, budget: int,
+                       samplers: Sequence[str] = tuple(SAMPLERS), bins: Sequence[float] = SIGMA_BINS) -> dict:
+    """sampler -> {bin: mean std} of the noise implied on the kept coordinates by the states the
+    exact denoiser is called on, (x - (1 - s) y) / s; the forward process has std 1 there."""
+    exact = exact_denoiser(prior_name)
+    problem = Problem(prior_name, seed)
+    kept = problem.keep > 0
+    out = {}
+    for label in samplers:
+        acc: Dict[int, List[float]] = defaultdict(lambda: [0.0, 0.0])
+
+        def watch(x, sigma):
+            s = float(sigma.reshape(-1)[0])
+            if 0.0 < s < 1.0:
+                e = (x[:, kept].double() - (1.0 - s) * problem.y[kept]) / s
+                a = acc[sigma_bin(s, bins)]
+                a[0] += float(e.std())
+                a[1] += 1
+            return exact(x, sigma)
+
+        run_sampler(watch, problem, label, budget, n)
+        out[label] = {b: v[0] / v[1] for b, v in acc.items()}
+    return out
 
 
 def denoisers_for(prior_name: str, folder: Path) -> Dict[str, Optional[str]]:
@@ -183,7 +232,9 @@ def bench_prior(prior_name: str, seeds: Sequence[int], n: int, folder: Path = WE
                 samplers: Sequence[str] = tuple(SAMPLERS), budgets: Sequence[int] = BUDGETS,
                 log: Callable[[str], None] = print, networks: Optional[Dict[str, Callable]] = None) -> dict:
     """Run one prior. Returns {"scores": {(denoiser, sampler, budget): [(sw, tv, calls)] per seed},
-    "floor": [(sw, tv)] per seed, "offman": {(network, sampler): {bin: [chain, prior, post, rows]}},
+    "floor": [(sw, tv)] per seed, "offman": {(network, sampler): {bin: [chain, prior, post, rows]}}
+    (network = a network on its own chains, or '<network> on exact chains': on the states of the
+    same sampler driven by the exact denoiser),
     "offman_budget": {(network, sampler, budget): [chain, prior, post, rows] over all sigmas}}.
 
     ``networks`` (label -> denoiser) replaces the committed networks (the tests use it)."""
@@ -206,14 +257,19 @@ def bench_prior(prior_name: str, seeds: Sequence[int], n: int, folder: Path = WE
             t0 = time.perf_counter()
             for slabel in samplers:
                 for budget in budgets:
-                    rec = Recorder(fn, exact if refs is not None else None, refs)
+                    if refs is not None:
+                        rec = Recorder(fn, exact, refs)
+                    else:  # the exact chain, watched by every network
+                        rec = Recorder(fn, watch={k: v for k, v in dens.items() if v[1] is not None})
                     x, calls = run_sampler(rec, problem, slabel, budget, n)
                     sw, tv = problem.score(x, ref)
                     scores[(dlabel, slabel, budget)].append((sw, tv, calls))
-                    if refs is not None:
-                        acc = offman.setdefault((dlabel, slabel), defaultdict(lambda: [0.0, 0.0, 0.0, 0.0]))
-                        tot = by_budget.setdefault((dlabel, slabel, budget), [0.0, 0.0, 0.0, 0.0])
-                        for b, v in rec.sums.items():
+                    sums = {dlabel: rec.sums} if refs is not None else {
+                        f"{name} on exact chains": v for name, v in rec.watch_sums.items()}
+                    for name, per_bin in sums.items():
+                        acc = offman.setdefault((name, slabel), defaultdict(lambda: [0.0, 0.0, 0.0, 0.0]))
+                        tot = by_budget.setdefault((name, slabel, budget), [0.0, 0.0, 0.0, 0.0])
+                        for b, v in per_bin.items():
                             acc[b] = [a + c for a, c in zip(acc[b], v)]
                             tot[:] = [a + c for a, c in zip(tot, v)]
             log(f"  {prior_name} seed {seed} {dlabel}: {time.perf_counter() - t0:.0f} s")
@@ -350,7 +406,8 @@ def plot_offman(results: Dict[str, dict], path: Path) -> str:
     return f"plot written to {path}"
 
 
-def quick(priors: Sequence[str], seeds: Sequence[int], n: int, folder: Path, out: Path) -> Dict[str, dict]:
+def quick(priors: Sequence[str], seeds: Sequence[int], n: int, folder: Path, out: Path,
+          samplers: Sequence[str] = tuple(SAMPLERS), budgets: Sequence[int] = BUDGETS) -> Dict[str, dict]:
     # one thread: on a shared 2-core machine two OpenMP threads ran 10-40x slower (spinning)
     torch.set_num_threads(1)
     lines: List[str] = []
@@ -360,7 +417,7 @@ def quick(priors: Sequence[str], seeds: Sequence[int], n: int, folder: Path, out
         lines.append(text)
 
     t0 = time.perf_counter()
-    emit(f"# python -m bench.learned --quick --samples {n} --seeds {' '.join(map(str, seeds))}: learned "
+    emit(f"# python -m bench.learned {' '.join(sys.argv[1:])}: samplers {list(samplers)}; learned "
          f"networks vs the exact denoiser; flow_sigmas(steps, {SHIFT:g}), obs_std {OBS_STD}, N = {n}, "
          f"problem seeds {list(seeds)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name, (prior, _) in NETWORKS.items():
@@ -370,12 +427,12 @@ def quick(priors: Sequence[str], seeds: Sequence[int], n: int, folder: Path, out
                  f"{m['wall_seconds']} s wall, final loss {m['final_loss']:.4f}")
     results = {}
     for prior in priors:
-        results[prior] = bench_prior(prior, seeds, n, folder, log=emit)
+        results[prior] = bench_prior(prior, seeds, n, folder, samplers=samplers, budgets=budgets, log=emit)
     for prior, r in results.items():
         what = ("the last 16 of 64 coordinates regenerated" if prior == "mixture25"
                 else "bottom half of a held-out digit regenerated")
         emit(f"\n## {prior} ({what}): SW1 ±sd over problem seeds / component TV (calls per output)\n")
-        emit(markdown(["sampler", "denoiser"] + [f"≤ {b} calls" for b in BUDGETS], score_table(r)))
+        emit(markdown(["sampler", "denoiser"] + [f"≤ {b} calls" for b in budgets], score_table(r, budgets)))
         fsw = _mean_sd([f[0] for f in r["floor"]])
         ftv = _mean_sd([f[1] for f in r["floor"]])[0]
         emit(f"\nfloor (two independent exact draws): SW1 {fsw[0]:.4f} ±{fsw[1]:.4f}, TV {ftv:.3f}; per seed "
@@ -387,7 +444,16 @@ def quick(priors: Sequence[str], seeds: Sequence[int], n: int, folder: Path, out
         emit(markdown(["network", "sampler"] + bin_labels(), offman_table(r)))
         emit(f"\n## {prior}: off-manifold error per budget (all sigmas of the chain): chain MSE / forward-noised "
              f"prior MSE, chain MSE / forward-noised exact posterior MSE, row-weighted at the chain's sigmas\n")
-        emit(markdown(["network", "sampler"] + [f"≤ {b} calls" for b in BUDGETS], offman_budget_table(r)))
+        emit(markdown(["network", "sampler"] + [f"≤ {b} calls" for b in budgets], offman_budget_table(r, budgets)))
+    prof_budget = max(budgets)
+    for prior in priors:
+        prof = kept_noise_profile(prior, seeds[0], n, prof_budget, samplers)
+        emit(f"\n## {prior}: std of the noise implied on the kept coordinates, (x - (1 - s) y) / s, by the "
+             f"states each sampler calls the exact denoiser on (seed {seeds[0]}, ≤ {prof_budget} calls; the "
+             f"forward process has 1)\n")
+        emit(markdown(["sampler"] + bin_labels(), [[label] + [f"{v[b]:.2f}" if b in v else "-"
+                                                              for b in range(len(SIGMA_BINS) - 1)]
+                                                   for label, v in prof.items()]))
     emit("\n" + plot_offman(results, out.parent / "learned_offmanifold.png"))
     emit(f"\ntotal {time.perf_counter() - t0:.0f} s")
     out.parent.mkdir(parents=True, exist_ok=True)
