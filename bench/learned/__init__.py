@@ -22,8 +22,8 @@ Commands (repository root)::
 Measured on the shared 2-core machine (torch 2.13.0+cpu, one torch thread, other jobs running):
 ``--train`` 623 s wall (244 s CPU: 94 + 223 + 242 s wall for the three networks, each 8000 Adam
 steps of 512 rows drawn from 200k prior samples); ``--quick`` (N = 1000, seeds 1-3, both priors)
-302-413 s wall; the committed table is bench/results/learned_quick.txt. Retraining gives
-bit-identical weights on the same torch build and CPU kind (one thread, deterministic
+257-413 s wall (``--probe`` 206-236 s); the committed tables are bench/results/learned_quick.txt
+and bench/results/learned_probe.txt. Retraining gives bit-identical weights on the same torch build and CPU kind (one thread, deterministic
 algorithms, seeded generators); other builds may round differently.
 
 ``load(name)`` returns a network as a denoiser callable in ding_sampler's convention,
