@@ -24,13 +24,15 @@ def probe_cache_sizes() -> list:
 
 
 class DInGTestServerStats:
-    """TEST ONLY output node: {"probed": [len(_PROBED)], "pack_copies": [n], "loaded_models": [n]};
-    with collect, a garbage collection runs first. ``value`` only orders it after its source."""
+    """TEST ONLY output node: {"probed": [len(_PROBED)], "pack_copies": [n], "loaded_models": [n]}; with
+    collect, after a garbage collection, plus the live CPU tensor bytes and the RSS; with trim, also
+    the RSS after glibc's malloc_trim. ``value`` only orders it after its source."""
 
     @classmethod
     def INPUT_TYPES(cls):
         from comfy_testbed.comfy_harness import ANY
-        return {"required": {"value": (ANY, {}), "collect": ("BOOLEAN", {"default": False})}}
+        return {"required": {"value": (ANY, {}), "collect": ("BOOLEAN", {"default": False})},
+                "optional": {"trim": ("BOOLEAN", {"default": False})}}
 
     RETURN_TYPES = ()
     FUNCTION = "stats"
@@ -41,13 +43,50 @@ class DInGTestServerStats:
     def IS_CHANGED(cls, **kwargs):
         return float("nan")  # always run
 
-    def stats(self, value, collect):
+    def stats(self, value, collect, trim=False):
         import comfy.model_management as mm
-        if collect:
+        if collect or trim:
             gc.collect()
         sizes = probe_cache_sizes()
-        return {"ui": {"probed": [sum(sizes)], "pack_copies": [len(sizes)],
-                       "loaded_models": [len(mm.current_loaded_models)]}}
+        ui = {"probed": [sum(sizes)], "pack_copies": [len(sizes)], "loaded_models": [len(mm.current_loaded_models)]}
+        if collect or trim:  # what the process really holds: live tensors, and RSS
+            ui["tensor_bytes"] = [live_tensor_bytes()]
+            ui["rss"] = [_rss()]
+        if trim:  # and RSS once malloc has handed its free pages back
+            ui["trimmed"] = [malloc_trim()]
+            ui["rss_after_trim"] = [_rss()]
+        return {"ui": ui}
+
+
+def live_tensor_bytes() -> int:
+    """Bytes of the distinct storages of every tensor the garbage collector can see."""
+    import torch
+    seen, total = set(), 0
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, torch.Tensor) and obj.device.type == "cpu" and not obj.is_meta:
+                storage = obj.untyped_storage()
+                key = storage.data_ptr()
+                if key and key not in seen:
+                    seen.add(key)
+                    total += storage.nbytes()
+        except Exception:  # noqa: BLE001  (tensor subclasses, inference tensors without storage access)
+            continue
+    return total
+
+
+def malloc_trim() -> bool:
+    """glibc's malloc_trim(0): hand free heap pages back to the system (False where there is no glibc)."""
+    import ctypes
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+def _rss() -> int:
+    import psutil
+    return psutil.Process().memory_info().rss
 
 
 def node_class_mappings() -> dict:
