@@ -47,6 +47,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -307,9 +308,13 @@ def prepare(base: Path, comfyui: Path, python: str, threads: int) -> dict:
     return names
 
 
+SERVER_ENV: dict = {}  # --server-env KEY=VALUE: extra environment of the server process
+
+
 def _env(threads: int) -> dict:
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1")
+    env.update(SERVER_ENV)
     env.pop("COMFYUI_PATH", None)
     return env
 
@@ -327,9 +332,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = base / f"server_{name}.log"
         self.proc: Optional[subprocess.Popen] = None
-        self.start_seconds = 0.0
 
-    def start(self, session_get, timeout: float = 180.0):
+    def start(self):
         args = [self.python, str(self.base / "launch.py"), "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                 "--extra-model-paths-config", str(self.base / "extra_model_paths.yaml"),
                 "--output-directory", str(self.base / "output"), "--input-directory", str(self.base / "input"),
@@ -337,11 +341,9 @@ class Server:
                 "--disable-metadata", "--disable-auto-launch", "--preview-method", "none"]
         log = open(self.log_path, "w")
         nice = self.nice
-        t0 = time.perf_counter()
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=_env(self.threads),
                                      preexec_fn=(lambda: os.nice(nice)) if nice else None)
-        self.start_seconds = t0
-        return t0
+        log.close()  # the child holds its own copy
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -432,7 +434,7 @@ class Soak:
         life = Life(name)
         self.lives.append(life)
         t0 = time.perf_counter()
-        server.start(session)
+        server.start()
         try:
             life.start_s = await self._up(session, server)
             self.health.append((f"{name}: /system_stats answers after start", True))
@@ -614,7 +616,8 @@ def summary(soak: Soak, args, names: dict, wall: float) -> list:
     lines.append(f"queued {len(specs)} prompts ({len(expected)} to finish, {sum(s.cancel for s in specs)} to cancel; "
                  f"sd3 {sum(s.kind == 'sd3' for s in specs)}, wan clips {sum(s.kind == 'wan' for s in specs)}; "
                  f"ding {sum(s.variant == 'ding' for s in specs)}, ding1 {sum(s.variant == 'ding1' for s in specs)}; "
-                 f"soft masks {sum(s.soft for s in specs)}, feathered masks {sum(bool(s.feather_mask) for s in specs)}, "
+                 f"soft masks {sum(s.soft for s in specs)}, "
+                 f"feathered masks {sum(bool(s.feather_mask) for s in specs)}, "
                  f"particles 2: {sum(s.particles > 1 for s in specs)}; batch 1/2/3/4: "
                  f"{'/'.join(str(sum(s.batch == b for s in specs)) for b in (1, 2, 3, 4))}; "
                  f"images >= 512 px: {sum(s.kind == 'sd3' and max(s.width, s.height) >= 512 for s in specs)}, "
@@ -654,6 +657,11 @@ def summary(soak: Soak, args, names: dict, wall: float) -> list:
                          f"{ta / 2**20:.1f} / {tb / 2**20:.1f}"))
             rows.append((f"RSS {life.name} at the end: as sampled / after gc + glibc malloc_trim, MiB",
                          f"{end['rss'][0] / 2**20:.0f} / {end['rss_after_trim'][0] / 2**20:.0f}"))
+            oa, ob = warm["objects"][0], end["objects"][0]
+            grown = sorted(((ob.get(k, 0) - oa.get(k, 0), k) for k in set(oa) | set(ob) if k != "_total"),
+                           reverse=True)[:5]
+            rows.append((f"gc-tracked Python objects {life.name}: after warm-up / end (most grown types)",
+                         f"{oa['_total']} / {ob['_total']} (" + ", ".join(f"{k} {d:+d}" for d, k in grown) + ")"))
     for life in soak.lives[:2]:
         probed = [s["probed"][0] for s in life.stats]
         loaded = [s["loaded_models"][0] for s in life.stats]
@@ -662,7 +670,6 @@ def summary(soak: Soak, args, names: dict, wall: float) -> list:
             rows.append((f"probe cache {life.name}, read in {len(probed)} prompts: len(_PROBED) first / max / "
                          "last; models loaded max", f"{probed[0]} / {max(probed)} / {probed[-1]}; {max(loaded)}"
                          + ("" if copies == {1} else f" (pack copies found: {sorted(copies)})")))
-    health = [ok for _, ok in soak.health]
     rows.append(("server answered GET /system_stats (after start, restart, each cancel)",
                  f"{sum(1 for w, ok in soak.health if ok and 'system_stats' in w)} of "
                  f"{sum(1 for w, _ in soak.health if 'system_stats' in w)}"))
@@ -715,11 +722,18 @@ def main(argv=None) -> int:
     ap.add_argument("--prompt-timeout", type=float, default=900.0, help="max seconds without a server message")
     ap.add_argument("--log", type=Path, help="write the summary (and progress lines) here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the server, e.g. MALLOC_MMAP_THRESHOLD_=65536 (repeatable)")
     ap.add_argument("--commit", default="", help="ComfyUI commit for the report (default: git rev-parse)")
     args = ap.parse_args(argv)
     if args.prompts < 2 * len(warm_block(random.Random(0), 0)) + args.cancel:
         ap.error("--prompts must leave room for two warm-up blocks and the cancels")
     comfyui = args.comfyui.resolve()
+    for item in args.server_env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--server-env takes KEY=VALUE, got {item!r}")
+        SERVER_ENV[key] = value
     t0 = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="ding_soak_"))
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
@@ -732,11 +746,12 @@ def main(argv=None) -> int:
         wall = time.perf_counter() - t0
         head = [
             f"bench/soak.py, started {started}; python {platform.python_version()}, {os.cpu_count()} CPUs, "
-            f"server torch threads {args.threads}, nice {args.nice}",
-            f"ComfyUI {_comfy_version(comfyui)} (commit {_comfy_commit(comfyui, args.commit)}) at {comfyui}, main.py --cpu, "
-            f"--disable-metadata; models: {names['sd3']} (tiny SD3 + TAESD), {names['wan_unet']} + "
+            f"server torch threads {args.threads}, nice {args.nice}"
+            + (f", server environment {' '.join(args.server_env)}" if args.server_env else ""),
+            f"ComfyUI {_comfy_version(comfyui)} (commit {_comfy_commit(comfyui, args.commit)}) at {comfyui}, "
+            f"main.py --cpu, --disable-metadata; models: {names['sd3']} (tiny SD3 + TAESD), {names['wan_unet']} + "
             f"{names['wan_vae']} (tiny Wan 2.1)",
-            "command: python -m bench.soak " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command: python -m bench.soak " + shlex.join(sys.argv[1:] if argv is None else argv),
             "",
         ]
         lines = head + summary(soak, args, names, wall)

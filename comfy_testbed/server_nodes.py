@@ -52,6 +52,7 @@ class DInGTestServerStats:
         if collect or trim:  # what the process really holds: live tensors, and RSS
             ui["tensor_bytes"] = [live_tensor_bytes()]
             ui["rss"] = [_rss()]
+            ui["objects"] = [object_counts()]
         if trim:  # and RSS once malloc has handed its free pages back
             ui["trimmed"] = [malloc_trim()]
             ui["rss_after_trim"] = [_rss()]
@@ -73,6 +74,16 @@ def live_tensor_bytes() -> int:
         except Exception:  # noqa: BLE001  (tensor subclasses, inference tensors without storage access)
             continue
     return total
+
+
+def object_counts(top: int = 40) -> dict:
+    """{type name: count} of the most numerous gc-tracked object types, plus "_total"."""
+    from collections import Counter
+    objects = gc.get_objects()
+    counts = Counter(type(o).__qualname__ for o in objects)
+    out = dict(counts.most_common(top))
+    out["_total"] = len(objects)
+    return out
 
 
 def malloc_trim() -> bool:
