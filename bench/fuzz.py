@@ -25,7 +25,6 @@ import collections
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import urllib.request
 from pathlib import Path
 
 from comfy_testbed import fuzz
+from comfy_testbed.comfy_server import comfy_commit, comfy_version, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,10 +75,6 @@ print("models written")
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -89,7 +85,7 @@ class Server:
         self.starts = 0
 
     def start(self, timeout=180):
-        self.port = _free_port()
+        self.port = free_port()
         launcher = self.base / "launch_comfy.py"
         launcher.write_text(LAUNCHER.format(root=str(ROOT), comfy=str(self.comfy), threads=self.threads))
         args = [self.python, str(launcher), "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
@@ -212,22 +208,8 @@ def prepare(base: Path, comfy: Path, python: str, video: bool):
     return time.time() - t0
 
 
-def _commit(comfy: Path, given=None) -> str:
-    if given:
-        return given
-    try:
-        return subprocess.run(["git", "-C", str(comfy), "rev-parse", "--short=8", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
-def _version(comfy: Path) -> str:
-    try:
-        text = (comfy / "comfyui_version.py").read_text()
-        return text.split('"')[1]
-    except (OSError, IndexError):
-        return "?"
 
 
 def main(argv=None):
@@ -257,7 +239,7 @@ def main(argv=None):
     try:
         t_models = prepare(base, comfy, args.python, not args.no_video)
         t_boot = server.start()
-        print(f"ComfyUI {_version(comfy)} ({_commit(comfy, args.commit)}) up on port {server.port} in {t_boot:.1f} s "
+        print(f"ComfyUI {comfy_version(comfy)} ({comfy_commit(comfy, args.commit)}) up on port {server.port} in {t_boot:.1f} s "
               f"(models {t_models:.1f} s), base {base}", flush=True)
         indices = ([int(i) for i in args.only.split(",") if i.strip()] if args.only
                    else range(args.start, args.start + args.prompts))
@@ -282,7 +264,7 @@ def main(argv=None):
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     elapsed = time.time() - t_start
-    title = (f"ding-inpaint fuzz: ComfyUI {_version(comfy)} ({_commit(comfy, args.commit)}), {len(results)} prompts, seed "
+    title = (f"ding-inpaint fuzz: ComfyUI {comfy_version(comfy)} ({comfy_commit(comfy, args.commit)}), {len(results)} prompts, seed "
              f"{args.seed}, {elapsed:.0f} s wall, {server.starts} server start(s)")
     table = fuzz.count_table(results, title)
     lines = [table, "", "command: python -m bench.fuzz " + " ".join(sys.argv[1:] if argv is None else argv), ""]

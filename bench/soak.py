@@ -50,13 +50,14 @@ import random
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Optional
+
+from comfy_testbed.comfy_server import comfy_commit, comfy_version, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENT_ID = "ding-soak"
@@ -319,10 +320,6 @@ def _env(threads: int) -> dict:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -583,22 +580,8 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _comfy_commit(comfyui: Path, given: str = "") -> str:
-    if given:
-        return given
-    try:
-        return subprocess.run(["git", "-C", str(comfyui), "rev-parse", "--short=8", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip() or "?"
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
-def _comfy_version(comfyui: Path) -> str:
-    try:
-        text = (comfyui / "comfyui_version.py").read_text()
-        return text.split('"')[1]
-    except (OSError, IndexError):
-        return "?"
 
 
 def summary(soak: Soak, args, names: dict, wall: float) -> list:
@@ -748,7 +731,7 @@ def main(argv=None) -> int:
             f"bench/soak.py, started {started}; python {platform.python_version()}, {os.cpu_count()} CPUs, "
             f"server torch threads {args.threads}, nice {args.nice}"
             + (f", server environment {' '.join(args.server_env)}" if args.server_env else ""),
-            f"ComfyUI {_comfy_version(comfyui)} (commit {_comfy_commit(comfyui, args.commit)}) at {comfyui}, "
+            f"ComfyUI {comfy_version(comfyui)} (commit {comfy_commit(comfyui, args.commit)}) at {comfyui}, "
             f"main.py --cpu, --disable-metadata; models: {names['sd3']} (tiny SD3 + TAESD), {names['wan_unet']} + "
             f"{names['wan_vae']} (tiny Wan 2.1)",
             "command: python -m bench.soak " + shlex.join(sys.argv[1:] if argv is None else argv),
