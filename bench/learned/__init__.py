@@ -18,12 +18,18 @@ Commands (repository root)::
     python -m bench.learned --quick     # the bench from the committed weights
     python -m bench.learned --probe     # DInG settings against the off-manifold error (20, 60 calls)
     python -m bench.learned --train --quick   # the whole run, training included
+    python -m bench.learned --real      # real 8x8 digits: classifier agreement, FD, kept error
+                                        # (bench.learned.real; item 1b)
 
 Measured on the shared 2-core machine (torch 2.13.0+cpu, one torch thread, other jobs running):
 ``--train`` 623 s wall (244 s CPU: 94 + 223 + 242 s wall for the three networks, each 8000 Adam
 steps of 512 rows drawn from 200k prior samples); ``--quick`` (N = 1000, seeds 1-3, both priors)
 257-413 s wall (``--probe`` 206-236 s); the committed tables are bench/results/learned_quick.txt
-and bench/results/learned_probe.txt. Retraining gives bit-identical weights on the same torch build and CPU kind (one thread, deterministic
+and bench/results/learned_probe.txt. ``realdigits-mlp256`` (4000 steps on the 1437 real train digits)
+trained in 73 s wall and the classifier ``realdigits-classifier`` in 3.5 s (``--train --only
+realdigits-mlp256 realdigits-classifier``); ``--real`` (360 test digits x 4 masks x 6 samplers x
+4 budgets x 3 seeds, two networks) takes 73 s wall and writes bench/results/learned_digits.txt;
+``--quick`` runs it too (``--priors mixture25 digits`` leaves it out). Retraining gives bit-identical weights on the same torch build and CPU kind (one thread, deterministic
 algorithms, seeded generators); other builds may round differently.
 
 ``load(name)`` returns a network as a denoiser callable in ding_sampler's convention,
@@ -50,8 +56,11 @@ NETWORKS: Dict[str, tuple] = {
     "mixture25-mlp128": ("mixture25", TrainConfig(hidden=128, blocks=2, steps=8000, seed=0)),
     "mixture25-mlp256": ("mixture25", TrainConfig(hidden=256, blocks=2, steps=8000, seed=0)),
     "digits-mlp256": ("digits", TrainConfig(hidden=256, blocks=2, steps=8000, seed=0)),
+    # trained on the real train digits themselves (no closed-form prior; bench.learned.real)
+    "realdigits-mlp256": ("realdigits", TrainConfig(hidden=256, blocks=2, steps=4000, seed=0)),
 }
 PRIORS = ("mixture25", "digits")
+REAL = "realdigits"  # the "prior" name of networks trained on data, not on a closed-form prior
 
 
 @lru_cache(maxsize=None)

@@ -100,8 +100,11 @@ def sample_sigmas(n: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def train(prior, config: TrainConfig, log: Optional[Callable[[str], None]] = None,
-          exact: Optional[Callable] = None) -> tuple:
+          exact: Optional[Callable] = None, data: Optional[torch.Tensor] = None) -> tuple:
     """Train one network on ``prior`` (a ``GaussianMixture``); returns (model, info).
+
+    With ``data`` ([M, d] rows, e.g. real images) the training set is ``data`` itself instead
+    of ``config.train_samples`` prior samples (``prior`` is then unused and may be None).
 
     Reproducible on CPU: one torch thread, deterministic algorithms, every random draw from
     generators seeded by ``config.seed`` (training set, initialisation, noise, sigmas). ``info``
@@ -114,18 +117,20 @@ def train(prior, config: TrainConfig, log: Optional[Callable[[str], None]] = Non
     det = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        return _train(prior, config, log or (lambda _: None), exact)
+        return _train(prior, config, log or (lambda _: None), exact, data)
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(det)
 
 
-def _train(prior, config: TrainConfig, log, exact):
-    g_data = torch.Generator().manual_seed(10_000 + config.seed)
-    data = prior.sample(config.train_samples, g_data).to(torch.float32)
+def _train(prior, config: TrainConfig, log, exact, data=None):
+    if data is None:
+        g_data = torch.Generator().manual_seed(10_000 + config.seed)
+        data = prior.sample(config.train_samples, g_data)
+    data = data.to(torch.float32)
     sigma_data = float(data.std())
     torch.manual_seed(config.seed)  # initialisation
-    model = MLPDenoiser(prior.dim, config.hidden, config.blocks, sigma_data)
+    model = MLPDenoiser(data.shape[1], config.hidden, config.blocks, sigma_data)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min(1.0, (k + 1) / 200) * 0.5 * (1.0 + math.cos(math.pi * k / max(1, config.steps))))
@@ -159,6 +164,7 @@ def _train(prior, config: TrainConfig, log, exact):
         "cpu_seconds": round(time.process_time() - c0, 1),
         "final_loss": sum(tail) / len(tail) if tail else float("nan"),
         "torch": torch.__version__,
+        "train_rows": int(data.shape[0]),
     }
     if exact is not None:
         model.eval()
