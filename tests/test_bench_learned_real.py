@@ -1,4 +1,5 @@
 """bench.learned.real: the real-digits classifier, the Frechet distance, seeded training, masks."""
+import importlib.util
 import math
 
 import pytest
@@ -8,13 +9,15 @@ from bench.learned import NETWORKS, WEIGHTS
 from bench.learned import real as lr
 from bench.learned.net import TrainConfig, train
 
-sklearn = pytest.importorskip("sklearn")
+needs_sklearn = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
+                                   reason="the real digits need scikit-learn (requirements-dev.txt)")
 
 # The committed classifier scores 0.981 on the 360 test digits (its JSON); 0.95 leaves room for
 # other torch builds' rounding but fails for a broken or untrained classifier (0.1 by chance).
 CLASSIFIER_ACCURACY = 0.95
 
 
+@needs_sklearn
 def test_committed_classifier_accuracy_on_the_test_split():
     clf = lr.load_classifier()
     _, _, x_test, l_test = lr.real_split()
@@ -25,6 +28,7 @@ def test_committed_classifier_accuracy_on_the_test_split():
     assert meta["command"].startswith("python -m bench.learned")
 
 
+@needs_sklearn
 def test_split_is_the_demos_and_disjoint():
     x_train, l_train, x_test, l_test = lr.real_split()
     assert x_train.shape == (1437, 64) and x_test.shape == (360, 64)
@@ -65,6 +69,7 @@ def test_frechet_distance_of_samples_matches_the_closed_form_for_two_gaussians()
     assert lr.frechet_distance(a, b) == pytest.approx(closed, abs=0.05)
 
 
+@needs_sklearn
 def test_seeded_training_on_real_digits_is_bit_identical():
     x_train, l_train, _, _ = lr.real_split()
     cfg = TrainConfig(hidden=16, blocks=1, steps=5, batch=32, seed=3)
@@ -89,6 +94,7 @@ def test_masks_regenerate_the_stated_pixels():
     assert ring[0].sum() == 0 and ring[:, 7].sum() == 0 and ring[1:7, 1:7].min() == 1
 
 
+@needs_sklearn
 def test_bench_with_an_oracle_denoiser_reaches_the_clean_ceiling():
     """A 'denoiser' that returns the true test digits: every sampler's inpainting is the truth, so
     the agreement is the clean accuracy, the kept error is ~0 and the FD is the real-vs-real one."""
@@ -112,6 +118,7 @@ def test_bench_with_an_oracle_denoiser_reaches_the_clean_ceiling():
     assert rows[0][2].startswith(f"{100 * r['refs']['clean_acc']:.1f} ±0.0 · ") and rows[0][2].endswith("(4)")
 
 
+@needs_sklearn
 def test_real_network_is_registered_and_committed():
     assert NETWORKS[lr.REAL_NETWORK][0] == "realdigits"
     assert (WEIGHTS / f"{lr.REAL_NETWORK}.pt").stat().st_size < 2_000_000
