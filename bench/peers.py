@@ -44,6 +44,19 @@ mask and LanPaint (at the steps that fit and at its own default of 30 steps)::
 (N = 2000 and seeds 1-3 by default: 12 minutes on 2 shared cores; ``--samples 1000`` halves it.)
 The log ends with one table per grid, the same with the seed-to-seed standard deviation, and per
 budget the best DInG setting with the number of seeds on which it beats each peer.
+
+``--network NAME`` (issue 18) serves a learned denoiser of ``bench.learned`` (e.g.
+``mixture25-mlp256``) through the same ModelPatcher wrapper, side by side with the exact
+denoiser of the prior it was trained on. Every problem seed then uses that one fixed prior,
+``GaussianMixture.random(64, 25, seed=1)`` (seed 1's prior; the seed draws the truth and the
+observation noise, as in ``bench.learned``), and the plan is ``network_methods``: every sampler at
+8 / 20 / 40 / 60 model calls per image, LanPaint at three Langevin step counts and at its own
+default of 30 steps. Labels are ``<denoiser> | <sampler>``; the log ends with
+``network_report``::
+
+    LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI /path/to/venv/bin/python \\
+        -m bench.peers --network mixture25-mlp256 --samples 1000 --seeds 1 2 \\
+        --log bench/results/peers_learned_064.txt
 """
 from __future__ import annotations
 
@@ -58,6 +71,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 from ding_sampler.analytic import InpaintingProblem
+
+from .mixture_denoiser import Float32Mixture  # noqa: F401  (bench.peers.Float32Mixture, as before)
 
 BUDGETS = (40, 60, 150, 300)
 # step counts (default run); --full runs every sampler at FULL_ONE / FULL_DING / LANPAINT_FULL.
@@ -165,38 +180,21 @@ def keep_vector() -> torch.Tensor:
     return keep.reshape(-1)
 
 
-class Float32Mixture:
-    """The mixture's exact denoiser E[x0 | (1 - sigma) x0 + sigma e = x] in float32,
-    batched over components with bmm (the same formula as
-    ``GaussianMixture.posterior_mean``, a few times faster)."""
-
-    def __init__(self, prior):
-        self.means = prior.means.float()
-        self.evecs = prior.evecs.float()
-        self.evals = prior.evals.float()
-        self.log_weights = torch.log(prior.weights).float()
-
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
-        s = sigma.float().reshape(1, -1, 1)
-        a = 1.0 - s
-        diff = x.float().reshape(1, n, -1) - a * self.means[:, None, :]  # [K, N, d]
-        v = torch.bmm(diff, self.evecs)  # coordinates in each component's eigenbasis
-        var = a * a * self.evals[:, None, :] + s * s
-        log_w = self.log_weights[:, None] - 0.5 * torch.log(var).sum(-1) - 0.5 * (v * v / var).sum(-1)
-        resp = torch.softmax(log_w, dim=0)  # [K, N]
-        shrink = (a * self.evals[:, None, :] / var) * v * resp[..., None]
-        x0 = torch.bmm(shrink, self.evecs.transpose(1, 2)).sum(0) + resp.T @ self.means
-        return x0.reshape(x.shape).to(x.dtype)
-
-
 class ExactModel:
-    """Serves the exact mixture denoiser as the model's network and counts rows."""
+    """Serves a denoiser as the model's network, through the ModelPatcher's
+    ``model_function_wrapper``, and counts rows.
 
-    def __init__(self, base_patcher, prior):
+    ``denoise(x [N, 16, 2, 2], sigma [N]) -> x0`` in the flow convention x = (1 - sigma) x0 +
+    sigma e, in model space (after ``process_in``); the default is the prior's exact denoiser
+    (``Float32Mixture``), a learned one is e.g. ``bench.learned.load(name)``. The wrapper is handed
+    ComfyUI's own sigma for the step (``args["timestep"]`` is the sampler's sigma, not
+    ``model_sampling.timestep(sigma)``), which under ModelSamplingSD3 is the flow sigma, and its
+    return value is taken as the denoised x0 (``apply_model``'s output)."""
+
+    def __init__(self, base_patcher, prior, denoise=None):
         self.prior = prior
         self.rows = 0
-        self.denoise = Float32Mixture(prior)
+        self.denoise = Float32Mixture(prior) if denoise is None else denoise
         self.patcher = base_patcher.clone()
         self.patcher.set_model_unet_function_wrapper(self.wrapper)
         self.latent_format = base_patcher.model.latent_format
@@ -213,6 +211,25 @@ class ExactModel:
 
     def from_latent(self, latent: torch.Tensor) -> torch.Tensor:
         return self.latent_format.process_in(latent)
+
+
+class FixedPriorProblem(InpaintingProblem):
+    """``InpaintingProblem``'s truth (seed + 4) and observation noise (seed + 5) drawn from a given
+    ``prior`` instead of ``GaussianMixture.random(dim, components, seed)``: the problems of a
+    learned network, all on the prior it was trained on. With the prior of seed 1 and seed 1 it is
+    ``InpaintingProblem(1, keep=keep)``."""
+
+    def __init__(self, prior, seed: int, keep: torch.Tensor, obs_std: float = 0.01):
+        self.seed, self.dim, self.obs_std = seed, prior.dim, obs_std
+        self.prior = prior
+        x_true = prior.sample(1, torch.Generator().manual_seed(seed + 4))[0]
+        self.y = x_true + obs_std * torch.randn(self.dim, generator=torch.Generator().manual_seed(seed + 5),
+                                                dtype=torch.float64)
+        self.keep = torch.as_tensor(keep, dtype=torch.float64).reshape(-1).clone()
+        if self.keep.shape != (self.dim,):
+            raise ValueError(f"keep must be a 0/1 vector of length {self.dim}")
+        self.hidden = torch.nonzero(self.keep == 0).flatten()
+        self.posterior = prior.posterior_given_observation(self.y, self.keep, obs_std)
 
 
 def conditioning():
@@ -263,6 +280,105 @@ def methods(lanpaint: bool, quick: bool, full: bool, etas: Sequence[str]) -> Lis
     if lanpaint:
         out.append(("LanPaint", "lanpaint", {}, steps_for("LanPaint", LANPAINT_FULL)))
     return out
+
+
+# --network: model calls per image, and the plan (one call a step unless noted)
+NETWORK_BUDGETS = (8, 20, 40, 60)
+
+
+def network_methods(lanpaint: bool) -> List[tuple]:
+    """The --network plan: every run within 8 / 20 / 40 / 60 calls per image (ding: 2 steps - 1 calls,
+    particles K: K calls a step), LanPaint also at its own default of 30 steps (about 141 calls)."""
+    one = NETWORK_BUDGETS
+    two = tuple((b + 1) // 2 for b in NETWORK_BUDGETS)  # ding: 4 / 10 / 20 / 30 steps = 7 / 19 / 39 / 59 calls
+    out = []
+    for eta in ("square", "ddpm"):
+        out.append((f"ding/{eta}", "ding", dict(variant="ding", eta=eta), two))
+        out.append((f"ding1/{eta}", "ding", dict(variant="ding1", eta=eta), one))
+    out.append(("ding1/ddpm K=2", "ding", dict(variant="ding1", eta="ddpm", particles=2), two))
+    out.append(("ding1/ddpm K=4", "ding", dict(variant="ding1", eta="ddpm", particles=4),
+                tuple(b // 4 for b in NETWORK_BUDGETS)))
+    for name in COMFY_SAMPLERS:
+        out.append((f"comfy {name}", "comfy", dict(sampler_name=name), one))
+    if lanpaint:
+        # LanPaint_NumSteps n: fewer calls a step than n + 1 (it skips Langevin steps at some levels);
+        # counted, not assumed: at its default n = 5, 2 / 4 / 8 / 12 / 30 steps = 7 / 18 / 38 / 56 / 141
+        # calls; n = 1: 4 / 11 / 21 / 31 steps = 7 / 20 / 37 / 55; n = 2: 3 / 6 / 12 / 20 steps = 7 / 15 /
+        # 31 / 50 (ComfyUI 0.3.64, LanPaint 32cf848e).
+        # Several step counts a budget, so that its best setting within each budget is in the plan.
+        out.append(("LanPaint", "lanpaint", {}, (2, 3, 4, 6, 8, 10, 12, 13, LANPAINT_DEFAULT_STEPS)))
+        out.append(("LanPaint 1 Langevin step", "lanpaint", dict(LanPaint_NumSteps=1),
+                    (4, 5, 8, 11, 16, 21, 26, 31)))
+        out.append(("LanPaint 2 Langevin steps", "lanpaint", dict(LanPaint_NumSteps=2),
+                    (3, 4, 6, 8, 12, 16, 20, 24)))
+    return out
+
+
+def network_report(raw: Dict[str, Dict[int, list]], floors: Sequence[float], denoisers: Sequence[str],
+                   budgets=NETWORK_BUDGETS) -> str:
+    """--network: per denoiser and sampler the best mean SW1 within each budget +- its standard
+    deviation over seeds; per network the difference to the exact denoiser (each at its own best run
+    within the budget, mean +- sd of the per-seed differences); and the best DInG, ComfyUI and
+    LanPaint setting per budget and denoiser."""
+    results, spread = summarize(raw), seed_spread(raw)
+    samplers = list(dict.fromkeys(grid_of(label)[1] for label in results))
+
+    def best(den, name, b):
+        pts = results.get(f"{den} | {name}")
+        return None if pts is None else best_within(pts, b)
+
+    def per_seed(den, name, steps):
+        return [v[0] for v in raw.get(f"{den} | {name}", {}).get(steps, [])]
+
+    lines = ["| sampler | denoiser | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
+             "|---|---|" + "---:|" * len(budgets)]
+    for name in samplers:
+        for den in denoisers:
+            cells = []
+            for b in budgets:
+                p = best(den, name, b)
+                cells.append("-" if p is None else
+                             f"{p[0]:.4f} +-{spread[f'{den} | {name}'][p[2]]:.4f} ({p[1]:.0f})")
+            lines.append(f"| {name} | {den} | " + " | ".join(cells) + " |")
+        for den in denoisers[1:]:
+            cells = []
+            for b in budgets:
+                pe, pn = best(denoisers[0], name, b), best(den, name, b)
+                if pe is None or pn is None:
+                    cells.append("-")
+                    continue
+                d = torch.tensor(per_seed(den, name, pn[2]), dtype=torch.float64) - \
+                    torch.tensor(per_seed(denoisers[0], name, pe[2]), dtype=torch.float64)
+                sd = float(d.std()) if len(d) > 1 else 0.0
+                cells.append(f"{float(d.mean()):+.4f} +-{sd:.4f}")
+            lines.append(f"| {name} | {den} - {denoisers[0]} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("best setting per family and budget (mean SW1 over seeds, calls, steps):\n")
+    lines += ["| family | denoiser | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
+              "|---|---|" + "---:|" * len(budgets)]
+    families = (("DInG", "ding"), ("ComfyUI masked", "comfy "), ("LanPaint", "LanPaint"))
+    for fam, prefix in families:
+        for den in denoisers:
+            cells = []
+            for b in budgets:
+                cand = [(best(den, n, b), n) for n in samplers if n.startswith(prefix)]
+                cand = [(p, n) for p, n in cand if p is not None]
+                if not cand:
+                    cells.append("-")
+                    continue
+                p, n = min(cand, key=lambda c: c[0][0])
+                cells.append(f"{p[0]:.4f} {n} ({p[1]:.0f}, {p[2]} steps)")
+            lines.append(f"| {fam} | {den} | " + " | ".join(cells) + " |")
+    lp = [(den, results[f"{den} | LanPaint"]) for den in denoisers if f"{den} | LanPaint" in results]
+    for den, pts in lp:
+        for sw, calls, steps, _ in pts:
+            if steps == LANPAINT_DEFAULT_STEPS:
+                lines.append(f"\nLanPaint at its defaults ({steps} steps, 5 Langevin steps), {den}: SW1 {sw:.4f} "
+                             f"+-{spread[f'{den} | LanPaint'][steps]:.4f} ({calls:.0f} calls)")
+    f = torch.tensor(list(floors), dtype=torch.float64)
+    lines.append(f"\nexact vs exact floor SW1 {float(f.mean()):.4f} +-{float(f.std()) if len(f) > 1 else 0.0:.4f} "
+                 f"(per seed " + ", ".join(f"{v:.4f}" for v in floors) + ")")
+    return "\n".join(lines)
 
 
 def lanpaint_source() -> Optional[Path]:
@@ -420,6 +536,10 @@ def parse_args(argv=None):
     p.add_argument("--scheduler", default=SCHEDULER, help="ComfyUI scheduler for every sampler (default simple)")
     p.add_argument("--budgets", type=int, nargs="+", default=None,
                    help="call budgets of the best-within table (default 40 60 150 300; --few-step 4 6 8 12)")
+    p.add_argument("--network", nargs="+", default=None, metavar="NAME",
+                   help="serve these bench.learned networks (e.g. mixture25-mlp256) side by side with the "
+                        "exact denoiser of the prior they were trained on (every problem seed on that prior), "
+                        "every sampler at 8 / 20 / 40 / 60 calls (network_methods)")
     p.add_argument("--few-step", action="store_true",
                    help="the distilled models' budgets: 4 / 6 / 8 / 12 calls per image on every grid of "
                         "FEW_STEP_GRIDS (--shift / --scheduler ignored), every DInG setting that fits, "
@@ -431,6 +551,15 @@ def parse_args(argv=None):
         raise SystemExit(f"--samples must be at least 2, got {args.samples}")
     if args.budgets is not None and min(args.budgets) < 1:
         raise SystemExit(f"--budgets must be at least 1, got {args.budgets}")
+    if args.network is not None:
+        from bench.learned import NETWORKS
+        for name in args.network:
+            if NETWORKS.get(name, ("",))[0] != "mixture25":
+                known = sorted(k for k, v in NETWORKS.items() if v[0] == "mixture25")
+                raise SystemExit(f"--network must name a bench.learned network trained on the mixture25 "
+                                 f"prior (one of {known}), got {name!r}")
+        if args.few_step:
+            raise SystemExit("--network runs its own plan (8 / 20 / 40 / 60 calls); drop --few-step")
     return args
 
 
@@ -472,7 +601,11 @@ def main(argv=None):
                 for steps, vals in by_steps.items():
                     raw.setdefault(label, {}).setdefault(steps, []).extend(vals)
         results = summarize(raw)
-        if any(grid_of(label)[0] for label in results):
+        dens = list(dict.fromkeys(grid_of(label)[0] for label in results))
+        if "exact" in dens:  # a --network log
+            dens.remove("exact")
+            print(network_report(raw, [floor], ["exact"] + dens, tuple(args.budgets or NETWORK_BUDGETS)))
+        elif any(grid_of(label)[0] for label in results):
             print(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
         else:
             print(format_table(results, tuple(args.budgets or BUDGETS)))
@@ -501,11 +634,23 @@ def main(argv=None):
     seeds = args.seeds or ([1] if args.quick else [1, 2, 3])
     n = args.samples
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    # denoisers: (label prefix, callable or None = the problem's exact one)
+    denoisers = [("", None)]
+    if args.network:
+        from bench import learned
+        fixed_prior = learned.make_prior("mixture25")
+        denoisers = [("exact", None)] + [(name, learned.load(name)) for name in args.network]
     if args.few_step:
         grids = [(key, shift, sched) for key, shift, sched, _ in FEW_STEP_GRIDS]
         plan = few_step_methods(lanpaint is not None)
         grid_text = "; ".join(f"'{key}': shift {shift:g}, scheduler '{sched}' ({fam})"
                               for key, shift, sched, fam in FEW_STEP_GRIDS)
+    elif args.network:
+        grids = [("", args.shift, args.scheduler)]
+        plan = network_methods(lanpaint is not None)
+        if args.quick:
+            plan = [(label, kind, opts, tuple(s for s in steps if s <= 20)) for label, kind, opts, steps in plan]
+        grid_text = f"scheduler '{args.scheduler}' (shift {args.shift:g})"
     else:
         grids = [("", args.shift, args.scheduler)]
         plan = methods(lanpaint is not None, args.quick, args.full, args.etas)
@@ -516,6 +661,10 @@ def main(argv=None):
         plan = [(label, kind, opts, tuple(args.steps)) for label, kind, opts, _ in plan]
     emit(f"# bench.peers: ComfyUI {getattr(sys.modules['comfyui_version'], '__version__', '?')} at "
           f"{h.comfyui_path}; LanPaint: {lanpaint or 'not run'}")
+    if args.network:
+        emit(f"# denoisers: exact (Float32Mixture) and {', '.join(args.network)} (bench.learned, served through "
+              f"the ModelPatcher's model_function_wrapper); every problem seed on the networks' prior "
+              f"GaussianMixture.random(64, 25, seed={learned.MIXTURE_SEED})")
     emit(f"# prior: 25-component mixture, d = 64 (latent {LATENT}), position (1, 1) regenerated "
           f"(16 coordinates); obs_std 0.01; N = {n} per run (one batch); seeds {seeds}; {grid_text}; "
           f"cfg 1; SW1 with 256 projections\n")
@@ -528,15 +677,19 @@ def main(argv=None):
     def full_label(key, label):
         return f"{key} | {label}" if key else label
 
-    raw: Dict[str, Dict[int, list]] = {full_label(key, label): {} for key, *_ in grids for label, *_ in plan}
+    keys = [(key, den) for key, *_ in grids for den, _ in denoisers]
+    raw: Dict[str, Dict[int, list]] = {full_label(key or den, label): {} for key, den in keys for label, *_ in plan}
     floors = []
     t_start = time.perf_counter()
     for seed in seeds:
-        problem = InpaintingProblem(seed, dim=64, components=25, obs_std=0.01, keep=keep)
+        if args.network:
+            problem = FixedPriorProblem(fixed_prior, seed, keep, obs_std=0.01)
+        else:
+            problem = InpaintingProblem(seed, dim=64, components=25, obs_std=0.01, keep=keep)
         ref, ref2 = problem.exact(n, 0), problem.exact(n, 1)
         floors.append(problem.score(ref2, ref)[0])
-        for key, shift, sched in grids:
-            em = ExactModel(models[key], problem.prior)
+        for (key, shift, sched), (den, denoise) in ((g, d) for g in grids for d in denoisers):
+            em = ExactModel(models[key], problem.prior, denoise=denoise)
             y = problem.y.float().reshape(1, *LATENT).expand(n, *LATENT).contiguous()
             latent = em.to_latent(y)
             noise = comfy.sample.prepare_noise(latent, seed)
@@ -553,7 +706,7 @@ def main(argv=None):
                     x = em.from_latent(out.float()).reshape(n, -1)
                     calls = em.rows / n
                     sw, tv = problem.score(x, ref)
-                    name = full_label(key, label)
+                    name = full_label(key or den, label)
                     raw[name].setdefault(steps, []).append((sw, tv, calls))
                     emit(f"seed {seed} {name:22s} steps {steps:4d} calls {calls:6.1f} SW1 {sw:.4f} "
                           f"TV {tv:.3f} ({time.perf_counter() - t0:.1f} s)")
@@ -568,6 +721,8 @@ def main(argv=None):
     emit("## best SW1 within a call budget (mean over seeds)\n")
     if args.few_step:
         emit(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
+    elif args.network:
+        emit(network_report(raw, floors, [den for den, _ in denoisers], tuple(args.budgets or NETWORK_BUDGETS)))
     else:
         emit(format_table(results, tuple(args.budgets or BUDGETS)))
     emit(f"\ntotal {time.perf_counter() - t_start:.0f} s")

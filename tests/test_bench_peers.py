@@ -160,3 +160,69 @@ def test_fidelity_shift_reaches_the_grid(monkeypatch):
     assert seen == [(4, 9.7), (3, 3.0)]
     with pytest.raises(SystemExit):
         fidelity.main(["--shift", "-1"])
+
+
+def test_fixed_prior_problem_is_seed_1s_problem_on_seed_1_and_keeps_its_prior_after():
+    """--network's problems: on the networks' prior (GaussianMixture.random(64, 25, seed=1)) problem
+    seed 1 is InpaintingProblem(1) exactly; seed 2 keeps that prior (not seed 2's) and draws its own
+    truth and observation."""
+    from bench import learned
+    keep = keep_vector()
+    prior = learned.make_prior("mixture25")
+    a, ref = peers.FixedPriorProblem(prior, 1, keep), InpaintingProblem(1, dim=64, components=25, keep=keep)
+    assert torch.equal(a.y, ref.y) and torch.equal(a.keep, ref.keep) and torch.equal(a.hidden, ref.hidden)
+    assert torch.allclose(a.exact(50, 0), ref.exact(50, 0))
+    b, other = peers.FixedPriorProblem(prior, 2, keep), InpaintingProblem(2, dim=64, components=25, keep=keep)
+    assert b.prior is prior and not torch.allclose(b.y, a.y)
+    assert not torch.allclose(b.prior.means, other.prior.means)
+    with pytest.raises(ValueError, match="keep"):
+        peers.FixedPriorProblem(prior, 1, keep[:10])
+
+
+def test_network_plan_fills_every_budget_and_the_option_checks():
+    """Every DInG / ComfyUI run of network_methods costs at most 60 calls and each has one run at
+    (or within 1 call of) every budget 8 / 20 / 40 / 60; LanPaint runs at its default 30 steps and at
+    1, 2 and 5 Langevin steps; --network takes only mixture25 networks and not --few-step."""
+    plan = peers.network_methods(lanpaint=True)
+    labels = [m[0] for m in plan]
+    for name in ("ding/square", "ding/ddpm", "ding1/square", "ding1/ddpm", "comfy euler",
+                 "comfy euler_ancestral", "comfy dpmpp_2m"):
+        assert name in labels
+    assert any(m[2].get("particles", 1) > 1 for m in plan)
+    for label, kind, opts, steps_list in plan:
+        if kind == "lanpaint":
+            continue
+        calls = [_calls(kind, opts, s) for s in steps_list]
+        assert max(calls) <= 60, (label, calls)
+        for b in peers.NETWORK_BUDGETS:
+            assert any(b - 1 <= c <= b for c in calls), (label, b, calls)
+    lp = {m[0]: m for m in plan if m[1] == "lanpaint"}
+    assert peers.LANPAINT_DEFAULT_STEPS in lp["LanPaint"][3] and lp["LanPaint"][2] == {}
+    assert {m[2].get("LanPaint_NumSteps") for m in lp.values()} == {None, 1, 2}
+    assert not any(m[1] == "lanpaint" for m in peers.network_methods(lanpaint=False))
+    assert peers.parse_args(["--network", "mixture25-mlp256"]).network == ["mixture25-mlp256"]
+    for bad in (["--network", "digits-mlp256"], ["--network", "nope"],
+                ["--network", "mixture25-mlp256", "--few-step"]):
+        with pytest.raises(SystemExit):
+            peers.parse_args(bad)
+
+
+def test_network_report_pairs_each_network_with_the_exact_denoiser(tmp_path):
+    """From per-seed lines: per denoiser the best run within each budget +- its seed spread, the
+    network - exact difference per seed (each at its own best run), the best setting of each family,
+    LanPaint at its defaults and the floor."""
+    rows = []
+    for den, sw in (("exact", (0.10, 0.20)), ("net", (0.15, 0.21))):
+        for seed in (1, 2):
+            rows.append(f"seed {seed} {den} | ding1/ddpm steps    8 calls    8.0 SW1 {sw[seed - 1]:.4f} TV 0.000 (1 s)")
+            rows.append(f"seed {seed} {den} | comfy euler steps    8 calls    8.0 SW1 0.3000 TV 0.000 (1 s)")
+            rows.append(f"seed {seed} {den} | LanPaint steps   30 calls  141.0 SW1 0.0500 TV 0.000 (1 s)")
+    log = tmp_path / "log.txt"
+    log.write_text("\n".join(rows) + "\n")
+    text = peers.network_report(parse_log(log), [0.01, 0.02], ["exact", "net"], budgets=(8, 20))
+    assert "| ding1/ddpm | exact | 0.1500 +-0.0707 (8) | 0.1500 +-0.0707 (8) |" in text
+    assert "| ding1/ddpm | net - exact | +0.0300 +-0.0283 | +0.0300 +-0.0283 |" in text
+    assert "| DInG | net | 0.1800 ding1/ddpm (8, 8 steps) |" in text
+    assert "| LanPaint | exact | - | - |" in text  # only its 141-call default run
+    assert "LanPaint at its defaults (30 steps, 5 Langevin steps), net: SW1 0.0500" in text
+    assert "exact vs exact floor SW1 0.0150 +-0.0071 (per seed 0.0100, 0.0200)" in text

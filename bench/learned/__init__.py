@@ -98,7 +98,7 @@ def held_out_digits() -> torch.Tensor:
 
 def exact_denoiser(prior_name: str):
     """The prior's exact flow denoiser in float32 (bench.peers' batched formula)."""
-    from bench.peers import Float32Mixture
+    from bench.mixture_denoiser import Float32Mixture
     return Float32Mixture(make_prior(prior_name))
 
 

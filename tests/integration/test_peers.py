@@ -52,3 +52,68 @@ def test_peers_few_step_grids_reach_the_model(comfy_host, tmp_path):
     assert all(abs(p[0] - q[0]) > 1e-3 for p, q in zip(a, b)), (a, b)
     text = (tmp_path / "log.txt").read_text()
     assert all(f"### {key}" in text for key in grids) and "beaten on" in text
+
+
+def test_network_is_served_through_the_model_patcher(comfy_host):
+    """--network's model: bench.learned's mixture25-mlp256 behind the ModelPatcher wrapper. One euler
+    step of ComfyUI's sample_custom from flow sigma 0.6 to 0 returns the served x0: it equals the
+    network's own output on the state ComfyUI built (0.6 noise + 0.4 latent in model space, the flow
+    convention) to float tolerance, the wrapper is handed the flow sigma 0.6 itself, and the output
+    is not the exact denoiser's (so the network, not the mixture, is what ComfyUI sampled with)."""
+    import comfy.sample
+    import torch
+
+    from bench import learned
+    from comfy_testbed import tiny_models
+    net = learned.load("mixture25-mlp256")
+    files = tiny_models.write_tiny_sd3(comfy_host.models_dir, checkpoint=False, vae=False, taesd3_pair=False)
+    (base,) = comfy_host.call_node("UNETLoader", unet_name=files.unet_name, weight_dtype="default")
+    (model,) = comfy_host.call_node("ModelSamplingSD3", model=base, shift=3.0)
+    prior = learned.make_prior("mixture25")
+    seen = []
+
+    def recording(x, sigma):
+        seen.append((x.clone(), sigma.clone()))
+        return net(x, sigma)
+    em = peers.ExactModel(model, prior, denoise=recording)
+    n = 64
+    y = prior.sample(n, torch.Generator().manual_seed(3)).float().reshape(n, *peers.LATENT)
+    latent = em.to_latent(y)
+    noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(4))
+    (sampler,) = comfy_host.call_node("KSamplerSelect", sampler_name="euler")
+    sigmas = torch.tensor([0.6, 0.0])
+    with torch.inference_mode():
+        out = comfy.sample.sample_custom(em.patcher, noise, 1.0, sampler, sigmas, peers.conditioning(),
+                                         peers.conditioning(), latent, seed=0, disable_pbar=True)
+    assert em.rows == n and len(seen) == 1
+    x_in, sigma_in = seen[0]
+    assert torch.allclose(sigma_in.reshape(-1).float(), torch.full((n,), 0.6), atol=1e-6)
+    state = 0.6 * noise + 0.4 * em.from_latent(latent)
+    assert (x_in.float() - state).abs().max() < 1e-5
+    served = em.from_latent(out.float()).reshape(n, -1)
+    direct = net(state.reshape(n, -1), torch.full((n,), 0.6))
+    assert (served - direct).abs().max() < 1e-4, (served - direct).abs().max()
+    exact = peers.Float32Mixture(prior)(state.reshape(n, -1), torch.full((n,), 0.6))
+    assert (served - exact).abs().mean() > 1e-2, (served - exact).abs().mean()
+
+
+def test_peers_network_run_serves_both_denoisers(comfy_host, tmp_path):
+    """--network mixture25-mlp256 --quick (seed 1, N = 200, DInG-1/ddpm and masked euler, up to 20
+    calls): the exact denoiser and the network each run the plan with calls counted (one a step, K a
+    step with particles), their scores differ, and with the network DInG-1/ddpm still beats
+    ComfyUI's masked euler at 20 calls (about 0.08 vs 0.14)."""
+    results = peers.main(["--network", "mixture25-mlp256", "--quick", "--samples", "200", "--seeds", "1",
+                          "--only", "ding1/ddpm", "comfy euler", "--no-lanpaint",
+                          "--log", str(tmp_path / "log.txt")])
+    for den in ("exact", "mixture25-mlp256"):
+        for label in ("ding1/ddpm", "comfy euler", "ding1/ddpm K=4"):
+            pts = results[f"{den} | {label}"]
+            k = 4 if "K=4" in label else 1
+            assert [round(p[1]) for p in pts] == [k * p[2] for p in pts], (den, label, pts)
+    a, b = results["exact | ding1/ddpm"], results["mixture25-mlp256 | ding1/ddpm"]
+    assert all(abs(p[0] - q[0]) > 1e-3 for p, q in zip(a, b)), (a, b)
+    ding = peers.best_within(b, 20)[0]
+    euler = peers.best_within(results["mixture25-mlp256 | comfy euler"], 20)[0]
+    assert ding < euler, (ding, euler)
+    text = (tmp_path / "log.txt").read_text()
+    assert "| ding1/ddpm | mixture25-mlp256 - exact |" in text and "exact vs exact floor SW1" in text
