@@ -34,23 +34,9 @@ import urllib.request
 from pathlib import Path
 
 from comfy_testbed import fuzz
-from comfy_testbed.comfy_server import comfy_commit, comfy_version, free_port
+from comfy_testbed.comfy_server import comfy_commit, comfy_version, free_port, launcher_source
 
 ROOT = Path(__file__).resolve().parent.parent
-
-LAUNCHER = """\
-import os, runpy, sys
-sys.path.insert(0, {root!r})
-from comfy_testbed.comfy_harness import install_torchvision_shim
-install_torchvision_shim()
-import torch
-torch.set_num_threads({threads})
-comfy = {comfy!r}
-sys.path.insert(0, comfy)
-os.chdir(comfy)
-sys.argv = [os.path.join(comfy, "main.py")] + sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
 
 FUZZ_PACK = """\
 import sys
@@ -87,7 +73,7 @@ class Server:
     def start(self, timeout=180):
         self.port = free_port()
         launcher = self.base / "launch_comfy.py"
-        launcher.write_text(LAUNCHER.format(root=str(ROOT), comfy=str(self.comfy), threads=self.threads))
+        launcher.write_text(launcher_source(ROOT, self.comfy, self.threads))
         args = [self.python, str(launcher), "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                 "--extra-model-paths-config", str(self.base / "extra_model_paths.yaml"),
                 "--output-directory", str(self.base / "output"), "--input-directory", str(self.base / "input"),
