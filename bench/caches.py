@@ -126,13 +126,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> Dict[tuple, list]:
     args = parse_args(argv)
-    log = args.log.open("w") if args.log is not None else None
-
-    def emit(text=""):
-        print(text, flush=True)
-        if log is not None:
-            log.write(text + "\n")
-            log.flush()
+    emit = peers.ReportLog(args.log)
 
     from comfy_testbed import comfy_harness, tiny_models
     h = comfy_harness.bootstrap_temporary("ding_caches_")
@@ -148,8 +142,7 @@ def main(argv=None) -> Dict[tuple, list]:
          f"'{peers.SCHEDULER}'; caches start {START_PERCENT} end {END_PERCENT}; cfg 1; SW1 with 256 projections\n")
     results = run(h, base, args.seeds, args.samples, args.steps, args.fewer_steps, emit)
     emit("\n" + table(results))
-    if log is not None:
-        log.close()
+    emit.close()
     return results
 
 

@@ -232,6 +232,25 @@ class FixedPriorProblem(InpaintingProblem):
         self.posterior = prior.posterior_given_observation(self.y, self.keep, obs_std)
 
 
+class ReportLog:
+    """``emit(text)``: print a report line and, with a ``path``, also write it to that file
+    (flushed per line, so an interrupted run keeps what it printed). ``close()`` closes the file."""
+
+    def __init__(self, path: Optional[Path] = None):
+        self._file = path.open("w") if path is not None else None
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        if self._file is not None:
+            self._file.write(text + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 def conditioning():
     return [[torch.zeros(1, 1, 4096), {"pooled_output": torch.zeros(1, 2048)}]]
 
@@ -612,13 +631,7 @@ def main(argv=None):
         if args.plot is not None:
             print(plot(results, floor, args.plot) or f"plot written to {args.plot}")
         return results
-    log = args.log.open("w") if args.log is not None else None
-
-    def emit(text=""):
-        print(text, flush=True)
-        if log is not None:
-            log.write(text + "\n")
-            log.flush()
+    emit = ReportLog(args.log)
 
     from comfy_testbed import comfy_harness, tiny_models
     lanpaint = None if args.no_lanpaint else lanpaint_source()

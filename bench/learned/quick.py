@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from ding_sampler.analytic import component_tv, sliced_wasserstein_1
+from ding_sampler.analytic import InpaintingProblem
 from ding_sampler.baselines import replacement_sample
 from ding_sampler.sampler import ding_sample
 from ding_sampler.schedule import flow_sigmas
@@ -66,13 +66,14 @@ PROBES: Dict[str, tuple] = {
 SIGMA_BINS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 1.0)
 
 
-class Problem:
-    """An inpainting posterior on one of the fixed priors (``bench.learned.make_prior``)."""
+class Problem(InpaintingProblem):
+    """An inpainting posterior on one of the fixed priors (``bench.learned.make_prior``);
+    ``exact`` and ``score`` are ``InpaintingProblem``'s."""
 
     def __init__(self, prior_name: str, seed: int, obs_std: float = OBS_STD):
         self.prior_name, self.seed, self.obs_std = prior_name, seed, obs_std
         self.prior = make_prior(prior_name)
-        d = self.prior.dim
+        d = self.dim = self.prior.dim
         if prior_name == "mixture25":
             # InpaintingProblem's truth and noise seeds; the last quarter regenerated
             x_true = self.prior.sample(1, torch.Generator().manual_seed(seed + 4))[0]
@@ -89,14 +90,6 @@ class Problem:
         self.y = x_true + obs_std * noise
         self.hidden = torch.nonzero(self.keep == 0).flatten()
         self.posterior = self.prior.posterior_given_observation(self.y, self.keep, obs_std)
-
-    def exact(self, n: int, seed: int = 0) -> torch.Tensor:
-        return self.posterior.sample(n, torch.Generator().manual_seed(10_000 + seed))
-
-    def score(self, samples: torch.Tensor, reference: torch.Tensor) -> tuple:
-        """(SW1 to ``reference``, component TV on the regenerated block)."""
-        return (sliced_wasserstein_1(samples, reference),
-                component_tv(self.posterior, samples, self.hidden))
 
 
 def sigma_bin(s: float, bins: Sequence[float] = SIGMA_BINS) -> int:
