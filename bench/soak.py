@@ -187,8 +187,9 @@ def make_specs(n: int, n_cancel: int, seed: int) -> list:
     return specs
 
 
-def api_prompt(spec: Spec, prefix: str, collect: bool = False, trim: bool = False) -> dict:
-    """The API-format prompt of one spec; outputs go to <prefix>_NNNNN_.png and latents/<prefix>..."""
+def api_prompt(spec: Spec, prefix: str, collect: bool = False, trim: bool = False, path: str = "ding") -> dict:
+    """The API-format prompt of one spec; outputs go to <prefix>_NNNNN_.png and latents/<prefix>...
+    path "ding": the pack's nodes; "comfyui": ComfyUI's own inpaint nodes on the same inputs."""
     x, y, w, h, stroke = spec.mask
     if spec.kind == "sd3":
         p = {
@@ -225,7 +226,40 @@ def api_prompt(spec: Spec, prefix: str, collect: bool = False, trim: bool = Fals
         p["fmask"] = {"class_type": "FeatherMask", "inputs": {"mask": mask, "left": left, "top": top,
                                                               "right": right, "bottom": bottom}}
         mask = ["fmask", 0]
-    p.update({
+    if path not in ("ding", "comfyui"):
+        raise ValueError(f"path must be 'ding' or 'comfyui', got {path!r}")
+    if path == "comfyui":
+        p.update(_comfyui_path(spec, prefix, pixels, mask, vae, model))
+    else:
+        p.update(_ding_path(spec, prefix, pixels, mask, vae, model))
+    p["stats"] = {"class_type": "DInGTestServerStats", "inputs": {"value": [SAMPLER_NODE, 0], "collect": collect,
+                                                                "trim": trim}}
+    return p
+
+
+def _comfyui_path(spec: Spec, prefix: str, pixels, mask, vae, model) -> dict:
+    """ComfyUI's own inpaint path on the same inputs (the control run): VAEEncode + SetLatentNoiseMask
+    -> KSampler (euler for the ding prompts, euler_ancestral for ding1) -> VAEDecode ->
+    ImageCompositeMasked (the generated image where the mask is 1)."""
+    return {
+        "enc": {"class_type": "VAEEncode", "inputs": {"pixels": pixels, "vae": vae}},
+        "noise_mask": {"class_type": "SetLatentNoiseMask", "inputs": {"samples": ["enc", 0], "mask": mask}},
+        SAMPLER_NODE: {"class_type": "KSampler", "inputs": {
+            "model": model, "seed": spec.seed, "steps": spec.steps, "cfg": spec.cfg,
+            "sampler_name": "euler" if spec.variant == "ding" else "euler_ancestral", "scheduler": "simple",
+            "positive": ["pos", 0], "negative": ["neg", 0], "latent_image": ["noise_mask", 0],
+            "denoise": spec.denoise}},
+        "dec": {"class_type": "VAEDecode", "inputs": {"samples": [SAMPLER_NODE, 0], "vae": vae}},
+        "comp": {"class_type": "ImageCompositeMasked", "inputs": {
+            "destination": pixels, "source": ["dec", 0], "x": 0, "y": 0, "resize_source": False, "mask": mask}},
+        "save": {"class_type": "SaveImage", "inputs": {"images": ["comp", 0], "filename_prefix": prefix}},
+        "slat": {"class_type": "SaveLatent", "inputs": {"samples": [SAMPLER_NODE, 0], "filename_prefix": prefix}},
+    }
+
+
+def _ding_path(spec: Spec, prefix: str, pixels, mask, vae, model) -> dict:
+    """The pack's path: DInG Inpaint Encode -> DInG KSampler -> VAEDecode -> DInG Inpaint Composite."""
+    return {
         "enc": {"class_type": "DInGInpaintEncode", "inputs": {
             "pixels": pixels, "mask": mask, "vae": vae, "grow_mask_by": spec.grow,
             "mask_mode": "soft" if spec.soft else "hard"}},
@@ -239,10 +273,7 @@ def api_prompt(spec: Spec, prefix: str, collect: bool = False, trim: bool = Fals
             "color_match": spec.color_match}},
         "save": {"class_type": "SaveImage", "inputs": {"images": ["comp", 0], "filename_prefix": prefix}},
         "slat": {"class_type": "SaveLatent", "inputs": {"samples": [SAMPLER_NODE, 0], "filename_prefix": prefix}},
-        "stats": {"class_type": "DInGTestServerStats", "inputs": {"value": [SAMPLER_NODE, 0], "collect": collect,
-                                                                 "trim": trim}},
-    })
-    return p
+    }
 
 
 # --------------------------------------------------------------------------- files and server
@@ -428,13 +459,15 @@ class Soak:
             last = stop_after if stop_after is not None else len(order)
             probes_at = {WARMUP_PROMPTS: "warm", last: "end"} if run == "soak" else {}
             for k, i in enumerate(order):
-                pid = await self._queue(session, server, api_prompt(self.specs[i], f"{run}/p{i:04d}"))
+                prompt = api_prompt(self.specs[i], f"{run}/p{i:04d}", path=self.args.path)
+                pid = await self._queue(session, server, prompt)
                 pid_to_index[pid] = i
                 queued.append(i)
                 if k + 1 in probes_at:  # a copy of the latest prompt that runs to the end
                     j = next(j for j in reversed(order[:k + 1]) if not self.specs[j].cancel)
                     label = probes_at[k + 1]
-                    probe = api_prompt(self.specs[j], f"{run}/probe_{label}", collect=True, trim=label == "end")
+                    probe = api_prompt(self.specs[j], f"{run}/probe_{label}", collect=True, trim=label == "end",
+                                       path=self.args.path)
                     probe_ids[await self._queue(session, server, probe)] = label
             remaining = set(pid_to_index) | set(probe_ids)
             interrupted: set = set()
@@ -571,6 +604,7 @@ def _sha(path: Path) -> str:
 
 def summary(soak: Soak, args, names: dict, wall: float) -> list:
     specs = soak.specs
+    sampler_name = "KSampler" if getattr(args, "path", "ding") == "comfyui" else "DInG KSampler"
     st = soak.status
     expected = [s.index for s in specs if not s.cancel]
     finished = [i for i in expected if st.get(i) == "finished"]
@@ -593,7 +627,7 @@ def summary(soak: Soak, args, names: dict, wall: float) -> list:
     rows = [
         ("prompts queued", len(specs)),
         ("finished", len(finished)),
-        ("cancelled (interrupt landed in DInG KSampler)", f"{len(cancelled)} ({len(cancel_in_sampler)})"),
+        (f"cancelled (interrupt landed in {sampler_name})", f"{len(cancelled)} ({len(cancel_in_sampler)})"),
         ("cancel missed (prompt finished first)", len(missed)),
         ("failed (execution_error)", len(failed)),
         ("lost (expected to finish, no output)", len(lost)),
@@ -660,14 +694,14 @@ def summary(soak: Soak, args, names: dict, wall: float) -> list:
         lines.append("cancel missed: " + ", ".join(f"p{i:04d}" for i in missed))
     odd = [i for i in cancelled if soak.cancel_node.get(i) != SAMPLER_NODE]
     if odd:
-        lines.append("interrupt landed outside DInG KSampler: " +
+        lines.append(f"interrupt landed outside {sampler_name}: " +
                      ", ".join(f"p{i:04d} in {soak.cancel_node.get(i)}" for i in odd))
     bad = [w for w, ok in soak.health if not ok]
     if bad:
         lines.append("health checks failed: " + "; ".join(bad))
     checks = {"no lost prompt": not lost, "no differing output": not differing and not unverifiable,
               "no failed prompt": not failed, "server answered, queue drained": not bad,
-              "every cancel landed in DInG KSampler": len(cancel_in_sampler) == len(cancelled) == sum(
+              f"every cancel landed in {sampler_name}": len(cancel_in_sampler) == len(cancelled) == sum(
                   s.cancel for s in specs),
               "RSS growth after warm-up < 5 % in each server life": rss_ok}
     lines.append("")
@@ -692,6 +726,9 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the server, e.g. MALLOC_MMAP_THRESHOLD_=65536 (repeatable)")
+    ap.add_argument("--path", choices=["ding", "comfyui"], default="ding",
+                    help="ding: the pack's nodes; comfyui: the control run, ComfyUI's own VAEEncode + "
+                         "SetLatentNoiseMask + KSampler + ImageCompositeMasked on the same prompts")
     ap.add_argument("--commit", default="", help="ComfyUI commit for the report (default: git rev-parse)")
     args = ap.parse_args(argv)
     if args.prompts < 2 * len(warm_block(random.Random(0), 0)) + args.cancel:
@@ -715,7 +752,9 @@ def main(argv=None) -> int:
         head = [
             f"bench/soak.py, started {started}; python {platform.python_version()}, {os.cpu_count()} CPUs, "
             f"server torch threads {args.threads}, nice {args.nice}"
-            + (f", server environment {' '.join(args.server_env)}" if args.server_env else ""),
+            + (f", server environment {' '.join(args.server_env)}" if args.server_env else "")
+            + ("; CONTROL RUN: ComfyUI's own inpaint nodes (VAEEncode + SetLatentNoiseMask + KSampler euler / "
+               "euler_ancestral + ImageCompositeMasked), not the pack's" if args.path == "comfyui" else ""),
             f"ComfyUI {comfy_version(comfyui)} (commit {comfy_commit(comfyui, args.commit)}) at {comfyui}, "
             f"main.py --cpu, --disable-metadata; models: {names['sd3']} (tiny SD3 + TAESD), {names['wan_unet']} + "
             f"{names['wan_vae']} (tiny Wan 2.1)",
