@@ -52,7 +52,9 @@ denoiser of the prior it was trained on. Every problem seed then uses that one f
 observation noise, as in ``bench.learned``), and the plan is ``network_methods``: every sampler at
 8 / 20 / 40 / 60 model calls per image, LanPaint at three Langevin step counts and at its own
 default of 30 steps. Labels are ``<denoiser> | <sampler>``; the log ends with
-``network_report``::
+``network_report``, whose last table (``paired_report``) gives per denoiser and budget the default
+``ding1/ddpm`` minus the best DInG setting, the best LanPaint setting and each ComfyUI sampler as
+mean +- sd of the per-seed differences (same problem seeds); ``--from-log`` rebuilds it::
 
     LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI /path/to/venv/bin/python \\
         -m bench.peers --network mixture25-mlp256 --samples 1000 --seeds 1 2 \\
@@ -397,6 +399,64 @@ def network_report(raw: Dict[str, Dict[int, list]], floors: Sequence[float], den
     f = torch.tensor(list(floors), dtype=torch.float64)
     lines.append(f"\nexact vs exact floor SW1 {float(f.mean()):.4f} +-{float(f.std()) if len(f) > 1 else 0.0:.4f} "
                  f"(per seed " + ", ".join(f"{v:.4f}" for v in floors) + ")")
+    lines.append("\n" + paired_report(raw, denoisers, budgets))
+    return "\n".join(lines)
+
+
+DEFAULT_SETTING = "ding1/ddpm"  # the nodes' default (DInG-1, eta 'ddpm')
+
+
+def paired_difference(raw: Dict[str, Dict[int, list]], a: tuple, b: tuple) -> Optional[tuple]:
+    """(mean, sd, n) of the per-seed SW1 differences a - b, each side (label, steps); the runs are
+    paired by their position in the seed order (every label of a log runs the same problem seeds in
+    the same order, so position i is the same problem seed on both sides). None when a side is
+    missing or the two sides ran a different number of seeds."""
+    va = [v[0] for v in raw.get(a[0], {}).get(a[1], [])]
+    vb = [v[0] for v in raw.get(b[0], {}).get(b[1], [])]
+    if not va or len(va) != len(vb):
+        return None
+    d = torch.tensor(va, dtype=torch.float64) - torch.tensor(vb, dtype=torch.float64)
+    return float(d.mean()), (float(d.std()) if len(d) > 1 else 0.0), len(d)
+
+
+def paired_report(raw: Dict[str, Dict[int, list]], denoisers: Sequence[str], budgets=NETWORK_BUDGETS,
+                  default: str = DEFAULT_SETTING) -> str:
+    """--network: per denoiser and budget, the default's SW1 minus the best DInG setting's, minus the
+    best LanPaint setting's and minus each ComfyUI sampler's, as mean +- sd of the per-seed
+    differences (same problem seeds). Every side runs at its best step count within the budget (lowest
+    mean SW1 over seeds, as in the tables above). Negative = the default is closer to the posterior."""
+    results = summarize(raw)
+    samplers = list(dict.fromkeys(grid_of(label)[1] for label in results))
+    lines = [f"paired SW1 differences, {default} (the default) minus each peer, mean +- sd over seeds of the "
+             f"per-seed differences (same problem seeds; each side at its best run within the budget; "
+             f"negative = the default is closer):\n",
+             "| denoiser | default minus | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
+             "|---|---|" + "---:|" * len(budgets)]
+    peers_of = (("best DInG setting", lambda n: n.startswith("ding")),
+                ("best LanPaint setting", lambda n: n.startswith("LanPaint")))
+    peers_of += tuple((n, (lambda m, n=n: m == n)) for n in samplers if n.startswith("comfy "))
+    for den in denoisers:
+        mine = results.get(f"{den} | {default}")
+        if mine is None:
+            continue
+        for title, pick in peers_of:
+            cells = []
+            for b in budgets:
+                me = best_within(mine, b)
+                cand = [(best_within(results[f"{den} | {n}"], b), n) for n in samplers
+                        if pick(n) and f"{den} | {n}" in results]
+                cand = [(p, n) for p, n in cand if p is not None]
+                if me is None or not cand:
+                    cells.append("-")
+                    continue
+                p, n = min(cand, key=lambda c: c[0][0])
+                d = paired_difference(raw, (f"{den} | {default}", me[2]), (f"{den} | {n}", p[2]))
+                if d is None:
+                    cells.append("-")
+                    continue
+                which = "" if n == title else f" ({n}, {p[1]:.0f})"
+                cells.append(f"{d[0]:+.4f} +-{d[1]:.4f}{which}")
+            lines.append(f"| {den} | {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -596,6 +656,19 @@ def parse_log(path: Path) -> Dict[str, Dict[int, list]]:
     return raw
 
 
+FLOOR_PER_SEED = re.compile(r"^exact vs exact floor SW1 .*\(per seed ([\d., ]+)\)")
+
+
+def log_floors(path: Path) -> List[float]:
+    """The per-seed floors of a --network log (its 'exact vs exact floor SW1 ... (per seed a, b, c)'
+    line), or [] when it has none."""
+    for line in path.read_text().splitlines():
+        m = FLOOR_PER_SEED.match(line)
+        if m:
+            return [float(v) for v in m.group(1).split(",")]
+    return []
+
+
 def summarize(raw: Dict[str, Dict[int, list]]) -> Dict[str, List[tuple]]:
     """label -> [(mean SW1, mean calls, steps, mean TV)] over seeds."""
     results = {}
@@ -612,10 +685,11 @@ def main(argv=None):
     args = parse_args(argv)
     if args.from_log is not None:
         raw: Dict[str, Dict[int, list]] = {}
-        floor = 0.0
+        floor, floors = 0.0, []
         for path in args.from_log:
             floor_line = [ln for ln in path.read_text().splitlines() if ln.startswith("exact vs exact floor SW1")]
-            floor = float(floor_line[0].split()[-1]) if floor_line else floor
+            floor = float(floor_line[0].split()[5]) if floor_line else floor
+            floors += log_floors(path)
             for label, by_steps in parse_log(path).items():
                 for steps, vals in by_steps.items():
                     raw.setdefault(label, {}).setdefault(steps, []).extend(vals)
@@ -623,7 +697,7 @@ def main(argv=None):
         dens = list(dict.fromkeys(grid_of(label)[0] for label in results))
         if "exact" in dens:  # a --network log
             dens.remove("exact")
-            print(network_report(raw, [floor], ["exact"] + dens, tuple(args.budgets or NETWORK_BUDGETS)))
+            print(network_report(raw, floors or [floor], ["exact"] + dens, tuple(args.budgets or NETWORK_BUDGETS)))
         elif any(grid_of(label)[0] for label in results):
             print(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
         else:
