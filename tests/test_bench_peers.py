@@ -282,3 +282,34 @@ def test_paired_report_differences_are_per_seed_at_each_sides_best_run(tmp_path,
     assert "| exact | best DInG setting | +0.0000 +-0.0000 (ding1/ddpm, 8) | +0.0000 +-0.0000 (ding1/ddpm, 8) |" in out
     assert "| exact | best LanPaint setting | - | - |" in out
     assert "exact vs exact floor SW1 0.0100 +-0.0010 (per seed 0.0090, 0.0100, 0.0110)" in out
+
+
+def test_real_digits_plan_and_mask_means():
+    """--real-digits: the five DInG settings and three ComfyUI samplers at one step count per budget
+    8 / 20 / 40 / 60 (the --network plan's), LanPaint at its defaults at four step counts and its
+    own 30 steps; mean_over_masks averages the masks per seed, then takes mean and sd over seeds."""
+    plan = {m[0]: m for m in peers.real_digits_methods(lanpaint=True)}
+    assert set(plan) == set(peers.REAL_LABELS) | {"LanPaint"}
+    for label, kind, opts, steps in plan.values():
+        keys = [k for _, k in steps]
+        if kind == "lanpaint":
+            assert opts == {} and keys == list(peers.NETWORK_BUDGETS) + [peers.DEFAULT_KEY]
+            assert steps[-1][0] == peers.LANPAINT_DEFAULT_STEPS
+            continue
+        assert keys == list(peers.NETWORK_BUDGETS)
+        for s, b in steps:
+            assert b - 1 <= _calls(kind, opts, s) <= b, (label, s, b)
+    assert plan["ding1/ddpm K=4"][2]["particles"] == 4 and plan["ding1/ddpm"][2] == dict(variant="ding1", eta="ddpm")
+    assert "LanPaint" not in {m[0] for m in peers.real_digits_methods(lanpaint=False)}
+    # two masks, two seeds: (agree, fd, ...) per seed
+    scores = {("a", "x", 8): [(0.50, 10.0, 0, 0, 8.0, 0), (0.70, 14.0, 0, 0, 8.0, 0)],
+              ("b", "x", 8): [(0.90, 20.0, 0, 0, 8.0, 0), (0.90, 30.0, 0, 0, 8.0, 0)],
+              ("a", "y", 8): [(0.10, 1.0, 0, 0, 7.0, 0), (0.10, 1.0, 0, 0, 7.0, 0)]}
+    rows = peers.mean_over_masks(scores, ["x", "y"], (8, 20))
+    # x: per-seed means (0.70, 15.0) and (0.80, 22.0) -> 75.0 ±7.1, FD 18.5 ±4.9
+    assert rows[0] == ["x", "75.0 ±7.1 · 18.5 ±4.9 (8)", "-"]
+    assert rows[1] == ["y", "-", "-"]  # mask b lacks y
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--real-digits", "--network", "mixture25-mlp256"])
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--real-digits", "--digits", "-1"])
