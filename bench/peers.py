@@ -52,11 +52,44 @@ denoiser of the prior it was trained on. Every problem seed then uses that one f
 observation noise, as in ``bench.learned``), and the plan is ``network_methods``: every sampler at
 8 / 20 / 40 / 60 model calls per image, LanPaint at three Langevin step counts and at its own
 default of 30 steps. Labels are ``<denoiser> | <sampler>``; the log ends with
-``network_report``::
+``network_report``, whose last table (``paired_report``) gives per denoiser and budget the default
+``ding1/ddpm`` minus the best DInG setting, the best LanPaint setting and each ComfyUI sampler as
+mean +- sd of the per-seed differences (same problem seeds); ``--from-log`` rebuilds it::
 
     LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI /path/to/venv/bin/python \\
         -m bench.peers --network mixture25-mlp256 --samples 1000 --seeds 1 2 \\
         --log bench/results/peers_learned_064.txt
+
+``--real-digits`` (issue 18, item 2 on item 1b; ``real_digits``)::
+
+    LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI /path/to/venv/bin/python \\
+        -m bench.peers --real-digits --log bench/results/peers_realdigits_064.txt
+
+The network ``realdigits-mlp256`` (``bench.learned``, trained on the 1437 train digits of
+scikit-learn's 8x8 digits, pixels in [-1, 1]) is served as the tiny SD3 model's network through
+the ModelPatcher's ``model_function_wrapper`` (``bench.peers.ExactModel``), exactly as
+``--network`` serves the mixture networks. A digit is channel 0 of a latent [16, 8, 8] in model
+space (one latent cell per pixel, so the noise_mask is the pixel mask itself, unscaled); the other
+15 channels, which the SD3 latent layout requires (the DInG node checks it), hold 0 and are
+denoised exactly as a prior concentrated at 0 (``FirstChannel``: x0 = 0 there); the SD3 latent
+format's scale and shift are undone at both ends. Every held-out test digit (360, or the
+first ``--digits``) is inpainted as one batch under the four mask kinds of
+``bench.learned.real.MASKS`` by
+
+* the DInG nodes' sampler (DInGSampler + SamplerCustom's path): ding1/ddpm (the default),
+  ding1/square, ding/ddpm, ding/square, ding1/ddpm with K = 4 particles;
+* ComfyUI's euler, euler_ancestral and dpmpp_2m with the noise mask (KSampler's path);
+* LanPaint (unmodified, from LANPAINT_PATH) at its default settings, at the step counts nearest
+  8 / 20 / 40 / 60 calls and at its own default of 30 steps,
+
+at 8 / 20 / 40 / 60 model calls per image (the nearest counts each sampler reaches; counted, in
+the tables), scheduler 'simple', shift 3 (ModelSamplingSD3), cfg 1, ComfyUI seeds 1 2 3 (the
+initial noise and the samplers' own randomness; the problem, the test digits, is fixed). Scores
+are ``bench.learned.real.score``'s: classifier agreement, Frechet distance on the classifier's
+features (split halves), kept-region |x - y| and the memorisation check. Every sampler here pastes
+the kept pixels into its output (ComfyUI's masked sampling and the DInG node both do), so the
+kept-region error is that of the last model call's clean estimate before the paste (what the
+network made of the kept region), for every sampler alike.
 """
 from __future__ import annotations
 
@@ -193,7 +226,7 @@ class ExactModel:
 
     def __init__(self, base_patcher, prior, denoise=None):
         self.prior = prior
-        self.rows = 0
+        self.rows, self.last = 0, None
         self.denoise = Float32Mixture(prior) if denoise is None else denoise
         self.patcher = base_patcher.clone()
         self.patcher.set_model_unet_function_wrapper(self.wrapper)
@@ -203,7 +236,8 @@ class ExactModel:
         x, sigma = args["input"], args["timestep"]
         n = x.shape[0]
         self.rows += n
-        return self.denoise(x, sigma.reshape(-1).expand(n))
+        self.last = self.denoise(x, sigma.reshape(-1).expand(n))  # the clean estimate before any paste
+        return self.last
 
     def to_latent(self, model_space: torch.Tensor) -> torch.Tensor:
         """Latent as ComfyUI's LATENT carries it (process_latent_in maps it back)."""
@@ -282,6 +316,31 @@ def run_lanpaint(h, em: ExactModel, latent, mask, noise, seed, steps, scheduler=
                          negative=conditioning(), latent_image={"samples": latent, "noise_mask": mask},
                          denoise=1.0, **options)
     return out["samples"]
+
+
+def run_entry(h, em: ExactModel, kind: str, opts: dict, latent, mask, noise, seed, steps, scheduler=SCHEDULER):
+    """One run of a plan entry (kind 'ding', 'comfy' or 'lanpaint' with its options)."""
+    run = {"ding": run_ding, "comfy": run_comfy, "lanpaint": run_lanpaint}[kind]
+    return run(h, em, latent, mask, noise, seed, steps, scheduler=scheduler, **opts)
+
+
+def comfy_setup(no_lanpaint: bool, prefix: str = "ding_peers_") -> tuple:
+    """(harness, LanPaint path or None, the tiny SD3 model as UNETLoader loads it): a temporary
+    ComfyUI with this pack and, unless ``no_lanpaint`` or LANPAINT_PATH is unset, LanPaint."""
+    from comfy_testbed import comfy_harness, tiny_models
+    lanpaint = None if no_lanpaint else lanpaint_source()
+    h = comfy_harness.bootstrap_temporary(
+        prefix, prepare=None if lanpaint is None else lambda base: link_custom_node(lanpaint, base))
+    if lanpaint is not None and "LanPaint_KSampler" not in h.nodes.NODE_CLASS_MAPPINGS:
+        raise SystemExit(f"LanPaint at {lanpaint} did not load as a custom node")
+    import comfyui_version  # noqa: F401  (present in every ComfyUI checkout LanPaint supports)
+    files = tiny_models.write_tiny_sd3(h.models_dir, checkpoint=False, vae=False, taesd3_pair=False)
+    (base,) = h.call_node("UNETLoader", unet_name=files.unet_name, weight_dtype="default")
+    return h, lanpaint, base
+
+
+def comfy_version_text(h) -> str:
+    return f"ComfyUI {getattr(sys.modules['comfyui_version'], '__version__', '?')} at {h.comfyui_path}"
 
 
 def methods(lanpaint: bool, quick: bool, full: bool, etas: Sequence[str]) -> List[tuple]:
@@ -397,6 +456,64 @@ def network_report(raw: Dict[str, Dict[int, list]], floors: Sequence[float], den
     f = torch.tensor(list(floors), dtype=torch.float64)
     lines.append(f"\nexact vs exact floor SW1 {float(f.mean()):.4f} +-{float(f.std()) if len(f) > 1 else 0.0:.4f} "
                  f"(per seed " + ", ".join(f"{v:.4f}" for v in floors) + ")")
+    lines.append("\n" + paired_report(raw, denoisers, budgets))
+    return "\n".join(lines)
+
+
+DEFAULT_SETTING = "ding1/ddpm"  # the nodes' default (DInG-1, eta 'ddpm')
+
+
+def paired_difference(raw: Dict[str, Dict[int, list]], a: tuple, b: tuple) -> Optional[tuple]:
+    """(mean, sd, n) of the per-seed SW1 differences a - b, each side (label, steps); the runs are
+    paired by their position in the seed order (every label of a log runs the same problem seeds in
+    the same order, so position i is the same problem seed on both sides). None when a side is
+    missing or the two sides ran a different number of seeds."""
+    va = [v[0] for v in raw.get(a[0], {}).get(a[1], [])]
+    vb = [v[0] for v in raw.get(b[0], {}).get(b[1], [])]
+    if not va or len(va) != len(vb):
+        return None
+    d = torch.tensor(va, dtype=torch.float64) - torch.tensor(vb, dtype=torch.float64)
+    return float(d.mean()), (float(d.std()) if len(d) > 1 else 0.0), len(d)
+
+
+def paired_report(raw: Dict[str, Dict[int, list]], denoisers: Sequence[str], budgets=NETWORK_BUDGETS,
+                  default: str = DEFAULT_SETTING) -> str:
+    """--network: per denoiser and budget, the default's SW1 minus the best DInG setting's, minus the
+    best LanPaint setting's and minus each ComfyUI sampler's, as mean +- sd of the per-seed
+    differences (same problem seeds). Every side runs at its best step count within the budget (lowest
+    mean SW1 over seeds, as in the tables above). Negative = the default is closer to the posterior."""
+    results = summarize(raw)
+    samplers = list(dict.fromkeys(grid_of(label)[1] for label in results))
+    lines = [f"paired SW1 differences, {default} (the default) minus each peer, mean +- sd over seeds of the "
+             f"per-seed differences (same problem seeds; each side at its best run within the budget; "
+             f"negative = the default is closer):\n",
+             "| denoiser | default minus | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
+             "|---|---|" + "---:|" * len(budgets)]
+    peers_of = (("best DInG setting", lambda n: n.startswith("ding")),
+                ("best LanPaint setting", lambda n: n.startswith("LanPaint")))
+    peers_of += tuple((n, (lambda m, n=n: m == n)) for n in samplers if n.startswith("comfy "))
+    for den in denoisers:
+        mine = results.get(f"{den} | {default}")
+        if mine is None:
+            continue
+        for title, pick in peers_of:
+            cells = []
+            for b in budgets:
+                me = best_within(mine, b)
+                cand = [(best_within(results[f"{den} | {n}"], b), n) for n in samplers
+                        if pick(n) and f"{den} | {n}" in results]
+                cand = [(p, n) for p, n in cand if p is not None]
+                if me is None or not cand:
+                    cells.append("-")
+                    continue
+                p, n = min(cand, key=lambda c: c[0][0])
+                d = paired_difference(raw, (f"{den} | {default}", me[2]), (f"{den} | {n}", p[2]))
+                if d is None:
+                    cells.append("-")
+                    continue
+                which = "" if n == title else f" ({n}, {p[1]:.0f})"
+                cells.append(f"{d[0]:+.4f} +-{d[1]:.4f}{which}")
+            lines.append(f"| {den} | {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -559,6 +676,12 @@ def parse_args(argv=None):
                    help="serve these bench.learned networks (e.g. mixture25-mlp256) side by side with the "
                         "exact denoiser of the prior they were trained on (every problem seed on that prior), "
                         "every sampler at 8 / 20 / 40 / 60 calls (network_methods)")
+    p.add_argument("--real-digits", action="store_true",
+                   help="real 8x8 digits (bench.learned.real) through ComfyUI: realdigits-mlp256 served like --network, "
+                        "the four mask kinds, DInG settings, ComfyUI's samplers and LanPaint at 8 / 20 / 40 / 60 calls, "
+                        "scored by real.py's classifier agreement, FD and kept-region error (real_digits)")
+    p.add_argument("--digits", type=int, default=0,
+                   help="--real-digits: only the first N of the 360 test digits (default all)")
     p.add_argument("--few-step", action="store_true",
                    help="the distilled models' budgets: 4 / 6 / 8 / 12 calls per image on every grid of "
                         "FEW_STEP_GRIDS (--shift / --scheduler ignored), every DInG setting that fits, "
@@ -579,6 +702,10 @@ def parse_args(argv=None):
                                  f"prior (one of {known}), got {name!r}")
         if args.few_step:
             raise SystemExit("--network runs its own plan (8 / 20 / 40 / 60 calls); drop --few-step")
+    if args.real_digits and (args.network or args.few_step or args.from_log):
+        raise SystemExit("--real-digits runs its own plan; drop --network / --few-step / --from-log")
+    if args.digits < 0:
+        raise SystemExit(f"--digits must be >= 0, got {args.digits}")
     return args
 
 
@@ -594,6 +721,19 @@ def parse_log(path: Path) -> Dict[str, Dict[int, list]]:
             raw.setdefault(label.strip(), {}).setdefault(int(steps), []).append(
                 (float(sw), float(tv), float(calls)))
     return raw
+
+
+FLOOR_PER_SEED = re.compile(r"^exact vs exact floor SW1 .*\(per seed ([\d., ]+)\)")
+
+
+def log_floors(path: Path) -> List[float]:
+    """The per-seed floors of a --network log (its 'exact vs exact floor SW1 ... (per seed a, b, c)'
+    line), or [] when it has none."""
+    for line in path.read_text().splitlines():
+        m = FLOOR_PER_SEED.match(line)
+        if m:
+            return [float(v) for v in m.group(1).split(",")]
+    return []
 
 
 def summarize(raw: Dict[str, Dict[int, list]]) -> Dict[str, List[tuple]]:
@@ -612,10 +752,11 @@ def main(argv=None):
     args = parse_args(argv)
     if args.from_log is not None:
         raw: Dict[str, Dict[int, list]] = {}
-        floor = 0.0
+        floor, floors = 0.0, []
         for path in args.from_log:
             floor_line = [ln for ln in path.read_text().splitlines() if ln.startswith("exact vs exact floor SW1")]
-            floor = float(floor_line[0].split()[-1]) if floor_line else floor
+            floor = float(floor_line[0].split()[5]) if floor_line else floor
+            floors += log_floors(path)
             for label, by_steps in parse_log(path).items():
                 for steps, vals in by_steps.items():
                     raw.setdefault(label, {}).setdefault(steps, []).extend(vals)
@@ -623,7 +764,7 @@ def main(argv=None):
         dens = list(dict.fromkeys(grid_of(label)[0] for label in results))
         if "exact" in dens:  # a --network log
             dens.remove("exact")
-            print(network_report(raw, [floor], ["exact"] + dens, tuple(args.budgets or NETWORK_BUDGETS)))
+            print(network_report(raw, floors or [floor], ["exact"] + dens, tuple(args.budgets or NETWORK_BUDGETS)))
         elif any(grid_of(label)[0] for label in results):
             print(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
         else:
@@ -632,17 +773,11 @@ def main(argv=None):
             print(plot(results, floor, args.plot) or f"plot written to {args.plot}")
         return results
     emit = ReportLog(args.log)
+    if args.real_digits:
+        return real_digits(args, emit)
 
-    from comfy_testbed import comfy_harness, tiny_models
-    lanpaint = None if args.no_lanpaint else lanpaint_source()
-    h = comfy_harness.bootstrap_temporary(
-        "ding_peers_", prepare=None if lanpaint is None else lambda base: link_custom_node(lanpaint, base))
-    if lanpaint is not None and "LanPaint_KSampler" not in h.nodes.NODE_CLASS_MAPPINGS:
-        raise SystemExit(f"LanPaint at {lanpaint} did not load as a custom node")
+    h, lanpaint, base = comfy_setup(args.no_lanpaint)
     import comfy.sample
-    import comfyui_version  # noqa: F401  (present in every ComfyUI checkout LanPaint supports)
-    files = tiny_models.write_tiny_sd3(h.models_dir, checkpoint=False, vae=False, taesd3_pair=False)
-    (base,) = h.call_node("UNETLoader", unet_name=files.unet_name, weight_dtype="default")
 
     seeds = args.seeds or ([1] if args.quick else [1, 2, 3])
     n = args.samples
@@ -672,8 +807,7 @@ def main(argv=None):
         plan = [m for m in plan if any(o in m[0] for o in args.only)]
     if args.steps:
         plan = [(label, kind, opts, tuple(args.steps)) for label, kind, opts, _ in plan]
-    emit(f"# bench.peers: ComfyUI {getattr(sys.modules['comfyui_version'], '__version__', '?')} at "
-          f"{h.comfyui_path}; LanPaint: {lanpaint or 'not run'}")
+    emit(f"# bench.peers: {comfy_version_text(h)}; LanPaint: {lanpaint or 'not run'}")
     if args.network:
         emit(f"# denoisers: exact (Float32Mixture) and {', '.join(args.network)} (bench.learned, served through "
               f"the ModelPatcher's model_function_wrapper); every problem seed on the networks' prior "
@@ -710,12 +844,7 @@ def main(argv=None):
                 for steps in steps_list:
                     em.rows = 0
                     t0 = time.perf_counter()
-                    if kind == "ding":
-                        out = run_ding(h, em, latent, mask, noise, seed, steps, scheduler=sched, **opts)
-                    elif kind == "comfy":
-                        out = run_comfy(h, em, latent, mask, noise, seed, steps, scheduler=sched, **opts)
-                    else:
-                        out = run_lanpaint(h, em, latent, mask, noise, seed, steps, scheduler=sched, **opts)
+                    out = run_entry(h, em, kind, opts, latent, mask, noise, seed, steps, sched)
                     x = em.from_latent(out.float()).reshape(n, -1)
                     calls = em.rows / n
                     sw, tv = problem.score(x, ref)
@@ -742,6 +871,140 @@ def main(argv=None):
     if args.plot is not None:
         emit(plot(results, floor, args.plot) or f"plot written to {args.plot}")
     return results
+
+
+REAL_LATENT = (16, 8, 8)  # the digit in channel 0
+REAL_LABELS = ("ding1/ddpm", "ding1/square", "ding/ddpm", "ding/square", "ding1/ddpm K=4",
+               "comfy euler", "comfy euler_ancestral", "comfy dpmpp_2m")
+LANPAINT_STEPS = (2, 4, 8, 12)  # 7 / 18 / 38 / 56 calls on the mixture latent; counted here too
+DEFAULT_KEY = "LanPaint default"  # the budget key of LanPaint at its own 30 steps
+
+
+class FirstChannel:
+    """``(x [N, 16, 8, 8], sigma) -> x0``: the 64-pixel network on channel 0, 0 on the other
+    channels (the exact denoiser of a prior concentrated at 0)."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros_like(x)
+        out[:, :1] = self.net(x[:, :1], sigma)
+        return out
+
+
+def real_digits_methods(lanpaint: bool) -> List[tuple]:
+    """(label, kind, options, [(steps, budget key)]): the --network plan's entries of REAL_LABELS
+    (each step count the one of the budget 8 / 20 / 40 / 60 at the same position), LanPaint at its
+    defaults at LANPAINT_STEPS and at its own 30 steps."""
+    plan = []
+    for label, kind, opts, steps in network_methods(lanpaint=False):
+        if label in REAL_LABELS:
+            plan.append((label, kind, opts, list(zip(steps, NETWORK_BUDGETS))))
+    if lanpaint:
+        plan.append(("LanPaint", "lanpaint", {}, list(zip(LANPAINT_STEPS, NETWORK_BUDGETS))
+                     + [(LANPAINT_DEFAULT_STEPS, DEFAULT_KEY)]))
+    return plan
+
+
+def real_digits(args, emit) -> Dict[str, dict]:
+    """Run the plan on every mask kind and seed; emit one line per run and the tables; returns
+    ``{network: bench_real-style result}`` (scores keyed (mask, label, budget key))."""
+    from bench.learned import WEIGHTS, load, metadata
+    from bench.learned import real
+    from bench.learned.quick import markdown
+
+    h, lanpaint, base = comfy_setup(args.no_lanpaint, "ding_peers_real_")
+    import comfy.sample
+
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    seeds = args.seeds or ([1] if args.quick else [1, 2, 3])
+    budgets = tuple(b for b in NETWORK_BUDGETS if not args.quick or b <= 20)
+    plan = [(label, kind, opts, [(s, b) for s, b in steps if b in budgets or (b == DEFAULT_KEY and not args.quick)])
+            for label, kind, opts, steps in real_digits_methods(lanpaint is not None)]
+    if args.only:
+        plan = [m for m in plan if any(o in m[0] for o in args.only)]
+    clf = real.load_classifier()
+    ts = real.test_set(clf, args.digits)
+    refs, fills = real.references(clf, ts)
+    n = ts.x_test.shape[0]
+    (model,) = h.call_node("ModelSamplingSD3", model=base, shift=args.shift)
+    em = ExactModel(model, None, denoise=FirstChannel(load(real.REAL_NETWORK)))
+    y = torch.zeros(n, *REAL_LATENT)
+    y[:, 0] = ts.x_test.reshape(n, *REAL_LATENT[1:])
+    latent = em.to_latent(y)
+    mnet, mclf = metadata(real.REAL_NETWORK), metadata(real.CLASSIFIER)
+    emit(f"# bench.peers --real-digits: {comfy_version_text(h)}; LanPaint: {lanpaint or 'not run'}; "
+         f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    emit(f"# {real.REAL_NETWORK} (bench.learned, {mnet['params']} params, weights {WEIGHTS.name}/) served through the "
+         f"ModelPatcher's model_function_wrapper; latent {REAL_LATENT} in model space, the digit in channel 0 (one cell "
+         f"per pixel, [-1, 1]), 0 in the others; "
+         f"classifier {real.CLASSIFIER} (test accuracy {mclf['test_accuracy']:.4f})")
+    emit(f"# {n} test digits (one batch), ComfyUI seeds {seeds}; scheduler '{args.scheduler}' (shift {args.shift:g}); "
+         f"cfg 1; DInG obs_std 0.01\n")
+    scores: Dict[tuple, list] = {}
+    t_start = time.perf_counter()
+    for mname, keep in real.MASKS.items():
+        mask = (1.0 - keep).reshape(1, 1, *REAL_LATENT[1:]).float()  # noise_mask [1, 1, 8, 8], 1 = regenerate
+        for seed in seeds:
+            noise = comfy.sample.prepare_noise(latent, seed)
+            for label, kind, opts, steps_list in plan:
+                for steps, key in steps_list:
+                    em.rows, em.last = 0, None
+                    t0 = time.perf_counter()
+                    out = run_entry(h, em, kind, opts, latent, mask, noise, seed, steps, args.scheduler)
+                    x = em.from_latent(out.float())[:, 0].reshape(n, -1)
+                    if em.last.shape[0] % n:
+                        raise RuntimeError(f"{label}: the last model call had {em.last.shape[0]} rows, not a "
+                                           f"multiple of {n}")
+                    kept_src = em.last[:, 0].float().reshape(-1, x.shape[1])
+                    r = real.score(clf, ts, x, kept_src, keep, em.rows / n)
+                    scores.setdefault((mname, label, key), []).append(r)
+                    emit(f"seed {seed} {mname:18s} | {label:22s} steps {steps:4d} calls {r[4]:6.1f} agree "
+                         f"{100 * r[0]:5.1f} FD {r[1]:7.2f} kept {r[2]:.3f}/{r[3]:.2f} ({time.perf_counter() - t0:.1f} s)")
+    result = {real.REAL_NETWORK: {"scores": scores, "refs": refs, "fills": fills, "n_test": n}}
+    keys = budgets + ((DEFAULT_KEY,) if any(k[2] == DEFAULT_KEY for k in scores) else ())
+    heads = [f"≤ {b} calls" if b != DEFAULT_KEY else "LanPaint at its default 30 steps" for b in keys]
+    emit(f"\nReferences: classifier accuracy on the clean test digits (ceiling) {100 * refs['clean_acc']:.1f} %; "
+         f"FD floor (real half A vs real half B, penultimate features) {refs['fd_floor']:.2f}")
+    emit(f"Cells: classifier agreement % ±sd · FD ±sd (sd over the {len(seeds)} seeds) · kept-region |x - y| "
+         "mean/max of the last model call's clean estimate before the paste (model calls per image)")
+    for m in real.MASKS:
+        (a0, f0), (a1, f1) = fills[(m, 0.0)], fills[(m, -1.0)]
+        emit(f"\n## {m}: {real.MASK_DESCRIPTIONS[m]}\n")
+        emit(f"floors: masked input filled with 0 (grey): agreement {100 * a0:.1f} %, FD {f0:.2f}; filled with -1 "
+             f"(background): {100 * a1:.1f} %, FD {f1:.2f}\n")
+        emit(markdown(["sampler", "network"] + heads, real.mask_table(result, m, keys)))
+    emit(f"\n## mean over the four masks: agreement % ±sd · FD ±sd (sd over seeds of the per-seed mask means)\n")
+    emit(markdown(["sampler"] + heads, mean_over_masks(scores, [m[0] for m in plan], keys)))
+    b = max(budgets)
+    emit(f"\n## memorisation check (≤ {b} calls): median distance (L2, 64 px in [-1, 1]) from an inpainting to its "
+         f"nearest TRAIN digit; real test digits: {refs['nn_test']:.2f}\n")
+    emit(markdown(["sampler", "network"] + list(real.MASKS), real.memo_table(result, b)))
+    emit(f"\ntotal {time.perf_counter() - t_start:.0f} s")
+    return result
+
+
+def mean_over_masks(scores: Dict[tuple, list], labels, keys) -> List[List[str]]:
+    """Rows [label, 'agree ±sd · FD ±sd (calls)' per key]: per seed the mean over the masks present,
+    then mean and sd over seeds ('-' where a mask lacks the run)."""
+    masks = list(dict.fromkeys(k[0] for k in scores))
+    rows = []
+    for label in labels:
+        cells = []
+        for key in keys:
+            runs = [scores.get((m, label, key)) for m in masks]
+            if not runs or any(not r for r in runs):
+                cells.append("-")
+                continue
+            per_seed = torch.tensor([[r[s][:2] for r in runs] for s in range(len(runs[0]))],
+                                    dtype=torch.float64).mean(1)  # [seeds, 2]
+            sd = per_seed.std(0) if per_seed.shape[0] > 1 else torch.zeros(2, dtype=torch.float64)
+            m = per_seed.mean(0)
+            calls = sum(r[0][4] for r in runs) / len(runs)
+            cells.append(f"{100 * m[0]:.1f} ±{100 * sd[0]:.1f} · {m[1]:.1f} ±{sd[1]:.1f} ({calls:g})")
+        rows.append([label] + cells)
+    return rows
 
 
 if __name__ == "__main__":

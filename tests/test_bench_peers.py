@@ -226,3 +226,90 @@ def test_network_report_pairs_each_network_with_the_exact_denoiser(tmp_path):
     assert "| LanPaint | exact | - | - |" in text  # only its 141-call default run
     assert "LanPaint at its defaults (30 steps, 5 Langevin steps), net: SW1 0.0500" in text
     assert "exact vs exact floor SW1 0.0150 +-0.0071 (per seed 0.0100, 0.0200)" in text
+
+
+def test_paired_report_differences_are_per_seed_at_each_sides_best_run(tmp_path, capsys):
+    """default - peer per problem seed (mean +- sd of the differences, not of the means): the peer's
+    best run within the budget is picked by its mean; runs pair by seed position; a side with a
+    different seed count gives '-'; --from-log prints the same table and the per-seed floors."""
+    net = {  # label -> steps -> (calls, SW1 of seeds 1, 2, 3)
+        "ding1/ddpm": {8: (8, (0.10, 0.20, 0.30)), 20: (20, (0.09, 0.18, 0.33))},
+        "ding/square": {4: (7, (0.12, 0.19, 0.26)), 10: (19, (0.08, 0.16, 0.26))},
+        "LanPaint": {2: (7, (0.15, 0.30, 0.35)), 4: (18, (0.14, 0.20, 0.38))},
+        "LanPaint 1 Langevin step": {11: (20, (0.11, 0.27, 0.32))},
+        "comfy euler": {8: (8, (0.20, 0.21, 0.25)), 20: (20, (0.21, 0.25, 0.29))},
+    }
+    rows = []
+    for seed in (1, 2, 3):
+        for label, by_steps in net.items():
+            for steps, (calls, sw) in by_steps.items():
+                rows.append(f"seed {seed} net | {label} steps {steps:4d} calls {calls:6.1f} SW1 {sw[seed - 1]:.4f} "
+                            f"TV 0.000 (1 s)")
+    rows.append("seed 1 net | comfy dpmpp_2m steps    8 calls    8.0 SW1 0.5000 TV 0.000 (1 s)")  # one seed only
+    rows += [f"seed {seed} exact | ding1/ddpm steps    8 calls    8.0 SW1 0.0500 TV 0.000 (1 s)" for seed in (1, 2, 3)]
+    rows.append("exact vs exact floor SW1 0.0100 +-0.0010 (per seed 0.0090, 0.0100, 0.0110)")
+    log = tmp_path / "log.txt"
+    log.write_text("\n".join(rows) + "\n")
+    raw = parse_log(log)
+    text = peers.paired_report(raw, ["net"], budgets=(8, 20))
+
+    def cell(diffs):
+        d = torch.tensor(diffs, dtype=torch.float64)
+        return f"{float(d.mean()):+.4f} +-{float(d.std()):.4f}"
+    # <= 8: default 8 steps (0.10, 0.20, 0.30); <= 20: default's best is still 8 steps (mean 0.20 < 0.20333)
+    d8 = (0.10, 0.20, 0.30)
+    # best DInG within 8 calls: ding1/ddpm itself (0.20) vs ding/square 4 steps (0.19) -> ding/square
+    # within 20: ding/square 10 steps (mean 0.1667)
+    assert (f"| net | best DInG setting | {cell([a - b for a, b in zip(d8, (0.12, 0.19, 0.26))])} (ding/square, 7) "
+            f"| {cell([a - b for a, b in zip(d8, (0.08, 0.16, 0.26))])} (ding/square, 19) |") in text
+    # LanPaint within 8: LanPaint 2 steps (mean 0.2667); within 20: 'LanPaint 1 Langevin step' (0.2333)
+    # beats LanPaint 4 steps (0.24)
+    assert (f"| net | best LanPaint setting | {cell([a - b for a, b in zip(d8, (0.15, 0.30, 0.35))])} (LanPaint, 7) "
+            f"| {cell([a - b for a, b in zip(d8, (0.11, 0.27, 0.32))])} (LanPaint 1 Langevin step, 20) |") in text
+    # euler: 8 steps (mean 0.22) at both budgets (20 steps has mean 0.25)
+    eu = cell([a - b for a, b in zip(d8, (0.20, 0.21, 0.25))])
+    assert f"| net | comfy euler | {eu} | {eu} |" in text
+    assert "| net | comfy dpmpp_2m | - | - |" in text  # 1 seed against 3: not paired
+    assert peers.paired_difference(raw, ("net | ding1/ddpm", 8), ("net | nope", 8)) is None
+    mean, sd, n = peers.paired_difference(raw, ("net | ding1/ddpm", 20), ("net | ding1/ddpm", 8))
+    assert n == 3 and abs(mean) < 1e-12 and abs(sd - 0.0264575) < 1e-6  # sd of (-0.01, -0.02, 0.03)
+
+    # the same table from the log, with the per-seed floors; the exact denoiser ran only the default
+    peers.main(["--from-log", str(log), "--budgets", "8", "20"])
+    out = capsys.readouterr().out
+    net_rows = [line for line in text.splitlines() if line.startswith("| net |")]
+    assert len(net_rows) == 4 and all(line in out for line in net_rows)
+    assert "| exact | best DInG setting | +0.0000 +-0.0000 (ding1/ddpm, 8) | +0.0000 +-0.0000 (ding1/ddpm, 8) |" in out
+    assert "| exact | best LanPaint setting | - | - |" in out
+    assert "exact vs exact floor SW1 0.0100 +-0.0010 (per seed 0.0090, 0.0100, 0.0110)" in out
+
+
+def test_real_digits_plan_and_mask_means():
+    """--real-digits: the five DInG settings and three ComfyUI samplers at one step count per budget
+    8 / 20 / 40 / 60 (the --network plan's), LanPaint at its defaults at four step counts and its
+    own 30 steps; mean_over_masks averages the masks per seed, then takes mean and sd over seeds."""
+    plan = {m[0]: m for m in peers.real_digits_methods(lanpaint=True)}
+    assert set(plan) == set(peers.REAL_LABELS) | {"LanPaint"}
+    for label, kind, opts, steps in plan.values():
+        keys = [k for _, k in steps]
+        if kind == "lanpaint":
+            assert opts == {} and keys == list(peers.NETWORK_BUDGETS) + [peers.DEFAULT_KEY]
+            assert steps[-1][0] == peers.LANPAINT_DEFAULT_STEPS
+            continue
+        assert keys == list(peers.NETWORK_BUDGETS)
+        for s, b in steps:
+            assert b - 1 <= _calls(kind, opts, s) <= b, (label, s, b)
+    assert plan["ding1/ddpm K=4"][2]["particles"] == 4 and plan["ding1/ddpm"][2] == dict(variant="ding1", eta="ddpm")
+    assert "LanPaint" not in {m[0] for m in peers.real_digits_methods(lanpaint=False)}
+    # two masks, two seeds: (agree, fd, ...) per seed
+    scores = {("a", "x", 8): [(0.50, 10.0, 0, 0, 8.0, 0), (0.70, 14.0, 0, 0, 8.0, 0)],
+              ("b", "x", 8): [(0.90, 20.0, 0, 0, 8.0, 0), (0.90, 30.0, 0, 0, 8.0, 0)],
+              ("a", "y", 8): [(0.10, 1.0, 0, 0, 7.0, 0), (0.10, 1.0, 0, 0, 7.0, 0)]}
+    rows = peers.mean_over_masks(scores, ["x", "y"], (8, 20))
+    # x: per-seed means (0.70, 15.0) and (0.80, 22.0) -> 75.0 ±7.1, FD 18.5 ±4.9
+    assert rows[0] == ["x", "75.0 ±7.1 · 18.5 ±4.9 (8)", "-"]
+    assert rows[1] == ["y", "-", "-"]  # mask b lacks y
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--real-digits", "--network", "mixture25-mlp256"])
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--real-digits", "--digits", "-1"])

@@ -286,6 +286,59 @@ def _nearest_train(x: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
     return torch.cdist(x.to(torch.float64), train.to(torch.float64)).min(1).values
 
 
+@dataclass
+class TestSet:
+    """The held-out digits a run inpaints and everything its scores compare against."""
+    x_train: torch.Tensor
+    x_test: torch.Tensor
+    lab_test: torch.Tensor
+    feat_real: torch.Tensor  # the classifier's features of x_test
+
+
+@torch.no_grad()
+def test_set(classifier: Classifier, n_test: int = 0) -> TestSet:
+    """The 360 test digits (the first ``n_test`` when > 0) with their labels and features."""
+    x_train, _, x_test, lab_test = real_split()
+    if n_test:
+        x_test, lab_test = x_test[:n_test], lab_test[:n_test]
+    return TestSet(x_train, x_test, lab_test, classifier.features(x_test))
+
+
+@torch.no_grad()
+def references(classifier: Classifier, ts: TestSet, masks: Dict[str, torch.Tensor] = MASKS) -> tuple:
+    """(refs, fills): the clean test digits' accuracy (ceiling), the FD floor (real half A vs real
+    half B), the test digits' median distance to their nearest train digit; per (mask, fill value
+    0 or -1) the (agreement, FD) of the masked input with the regenerated pixels filled (floors)."""
+    a, b = halves(ts.x_test.shape[0])
+    refs = {"clean_acc": accuracy(classifier, ts.x_test, ts.lab_test),
+            "fd_floor": frechet_distance(ts.feat_real[a], ts.feat_real[b]),
+            "nn_test": float(_nearest_train(ts.x_test, ts.x_train).median())}
+    fills = {}
+    for mname, keep in masks.items():
+        for fill in (0.0, -1.0):
+            xf = ts.x_test * keep + fill * (1.0 - keep)
+            fills[(mname, fill)] = (accuracy(classifier, xf, ts.lab_test),
+                                    split_fd(classifier.features(xf), ts.feat_real))
+    return refs, fills
+
+
+@torch.no_grad()
+def score(classifier: Classifier, ts: TestSet, x: torch.Tensor, kept_src: torch.Tensor, keep: torch.Tensor,
+          calls: float) -> tuple:
+    """(agreement, FD, kept-region mean |x - y|, max, calls, median distance to the nearest train
+    digit) of inpaintings ``x`` [N, 64] of ``ts.x_test``; ``kept_src`` [N or K N, 64] holds the
+    values scored on the kept pixels (rows r and r + N both inpaint test digit r)."""
+    xc = x.reshape(ts.x_test.shape).clamp(-1.0, 1.0)
+    agree = float((classifier(xc).argmax(1) == ts.lab_test).float().mean())
+    fd = split_fd(classifier.features(xc), ts.feat_real)
+    kept = keep > 0
+    kept_src = kept_src.reshape(-1, ts.x_test.shape[1])
+    yk = ts.x_test.repeat(kept_src.shape[0] // ts.x_test.shape[0], 1)
+    err = (kept_src[:, kept] - yk[:, kept]).abs()
+    nn_med = float(_nearest_train(xc, ts.x_train).median())
+    return agree, fd, float(err.mean()), float(err.max()), calls, nn_med
+
+
 @torch.no_grad()
 def bench_real(denoiser, classifier: Classifier, seeds: Sequence[int] = SEEDS,
                budgets: Sequence[int] = BUDGETS, samplers: Sequence[str] = tuple(SAMPLERS),
@@ -293,36 +346,19 @@ def bench_real(denoiser, classifier: Classifier, seeds: Sequence[int] = SEEDS,
                log: Callable[[str], None] = print) -> dict:
     """Scores {(mask, sampler, budget): [(agree, fd, kept_mean, kept_max, calls, nn_median)] per seed}
     and the references. ``n_test`` > 0 uses only the first n_test test digits (the tests)."""
-    x_train, _, x_test, lab_test = real_split()
-    if n_test:
-        x_test, lab_test = x_test[:n_test], lab_test[:n_test]
-    feat_real = classifier.features(x_test)
-    a, b = halves(x_test.shape[0])
-    refs = {"clean_acc": accuracy(classifier, x_test, lab_test),
-            "fd_floor": frechet_distance(feat_real[a], feat_real[b]),
-            "nn_test": float(_nearest_train(x_test, x_train).median())}
-    fills = {}
+    ts = test_set(classifier, n_test)
+    refs, fills = references(classifier, ts, masks)
     scores: Dict[tuple, list] = {}
     for mname, keep in masks.items():
-        for fill in (0.0, -1.0):
-            xf = x_test * keep + fill * (1.0 - keep)
-            fills[(mname, fill)] = (accuracy(classifier, xf, lab_test), split_fd(classifier.features(xf), feat_real))
         t0 = time.perf_counter()
-        kept = keep > 0
         for label in samplers:
             for budget in budgets:
                 for seed in seeds:
-                    x, kept_src, calls = inpaint(denoiser, label, x_test, keep, budget, seed)
-                    xc = x.clamp(-1.0, 1.0)
-                    agree = float((classifier(xc).argmax(1) == lab_test).float().mean())
-                    fd = split_fd(classifier.features(xc), feat_real)
-                    yk = x_test.repeat(kept_src.shape[0] // x_test.shape[0], 1)
-                    err = (kept_src[:, kept] - yk[:, kept]).abs()
-                    nn_med = float(_nearest_train(xc, x_train).median())
+                    x, kept_src, calls = inpaint(denoiser, label, ts.x_test, keep, budget, seed)
                     scores.setdefault((mname, label, budget), []).append(
-                        (agree, fd, float(err.mean()), float(err.max()), calls, nn_med))
+                        score(classifier, ts, x, kept_src, keep, calls))
         log(f"  {mname}: {time.perf_counter() - t0:.0f} s")
-    return {"scores": scores, "refs": refs, "fills": fills, "n_test": int(x_test.shape[0])}
+    return {"scores": scores, "refs": refs, "fills": fills, "n_test": int(ts.x_test.shape[0])}
 
 
 def _ms(vals) -> tuple:
