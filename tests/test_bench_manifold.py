@@ -72,7 +72,7 @@ def test_report_tables_and_verdicts():
     def net(x, sigma):  # a stand-in "network": the exact denoiser plus a fixed offset
         return exact(x, sigma) + 0.05
 
-    cands, budgets = ("ding1/ddpm", "cap 1", "ding/ddpm"), (4, 8)
+    cands, budgets = ("ding1/ddpm", "cap 1", "ding1/ddpm final 0.05", "ding/ddpm"), (4, 8)
     r = mf.bench_manifold("mixture25", seeds=(1, 2), n=16, candidates=cands, budgets=budgets, floor_budget=12,
                           log=lambda s: None, networks={"net": net})
     for den in ("exact", "net"):
@@ -90,7 +90,16 @@ def test_report_tables_and_verdicts():
     assert [row[0] for row in rows] == list(cands) and all(len(row) == 1 + len(budgets) for row in rows)
     assert "±" in rows[1][1] and "±" not in rows[0][1]
     lines = mf.summary(r, ["exact", "net"], cands, budgets)
-    assert len(lines) == 2 and all("does not win" in line for line in lines)  # no 20/40-call cells
+    assert len(lines) == 3 and all("does not win" in line for line in lines)  # no 20/40-call cells
+    # the final_sigma reference row is ding_sample's own run with that option
+    problem = Problem("mixture25", 1)
+    x = mf.run_one(exact, problem, "ding1/ddpm final 0.05", 8, 16)
+    g = torch.Generator().manual_seed(mf.SAMPLER_SEED + 1000 + 8)
+    noise = torch.randn(16, 64, generator=g)
+    ref = ding_sample(exact, noise, flow_sigmas(8, 3.0), problem.y[None].float(), problem.keep[None].float(),
+                      parametrization="flow", variant="ding1", eta="ddpm", obs_std=0.01, generator=g,
+                      final_sigma=0.05)
+    assert torch.equal(x, ref)
 
 
 def test_verdict_uses_the_paired_noise():

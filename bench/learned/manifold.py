@@ -1,4 +1,4 @@
-"""``python -m bench.learned --manifold``: can DInG-1 be kept where a learned network is accurate?
+r"""``python -m bench.learned --manifold``: can DInG-1 be kept where a learned network is accurate?
 
 Issue 18, item 3. DInG-1 (``ding1``, one call per step) sets the kept values of the next state to
 the pseudo-observation ``ỹ = a_s·y + s_s·x̂1(x_t)`` (docs/algorithm.md, sections 5-6, small
@@ -6,7 +6,10 @@ the pseudo-observation ``ỹ = a_s·y + s_s·x̂1(x_t)`` (docs/algorithm.md, sec
 noise estimate, ``e_s = x̂1(x_t) = e_t + (a_t/s_t)·(y − x̂0(x_t))``: each step moves the kept
 values toward the state whose clean estimate reproduces ``y`` (a fixed point ``x̂0(x)_kept = y``;
 for a 1-D Gaussian prior N(0, v) it is ``e* = s·y/(a·v)``, far outside the noise shell at high
-noise). This is how the kept values inform the regenerated ones through the denoiser, and it is
+noise; the contraction per step is s²/(a²·v + s²), so finer grids track this moving target more
+closely: in that 1-D case with v = 0.25, y = 0.5, the mean implied noise reaches 1.5 at 20 steps and
+2.4 at 60, from 0 at the start). This is how the kept values inform the regenerated ones through the
+denoiser (a drift of the mean toward an inversion of the denoiser, not a random walk), and it is
 where a learned network is least accurate (bench/results/learned_quick.txt: 7-18x its error on
 forward-noised prior samples at sigma 0.5-0.85, implied kept noise std about 2).
 
@@ -24,8 +27,9 @@ to float32 rounding, tests/test_bench_manifold.py):
   step's start level;
 * ``fresh β``: ``x̂1 ← √(1 − β²)·x̂1/rms + β·ε`` (part fresh noise, rms 1).
 
-References: DInG-1 (``ding1/ddpm``, the nodes' default) and DInG (``ding/ddpm``, two calls per step,
-whose proxy call keeps the chain near the noise shell), both through ``ding_sample``; and a
+References: DInG-1 (``ding1/ddpm``, the nodes' default), DInG-1 with ``final_sigma=0.05`` (an
+existing option that moves the last level, not the kept noise) and DInG (``ding/ddpm``, two calls per
+step, whose proxy call keeps the chain near the noise shell), through ``ding_sample``; and a
 *network floor*: both at about 150 calls, where the two very different chains (one far off the
 noise shell, one on it) can be compared with the network held fixed.
 
@@ -37,11 +41,22 @@ SW1 of the whole output (as bench.learned --quick), SW1 after pasting ``y`` on t
 forward-noised prior samples at the same sigmas), for all coordinates and for the kept and the
 regenerated ones separately; and the rms of the implied kept noise at sigma 0.35-0.85. Every
 candidate gets the same initial noise and sampler seed as DInG-1 (paired runs); differences are
-reported as mean ± sd over problem seeds of the per-seed difference to DInG-1.
+reported as mean ± sd over problem seeds of the per-seed difference to DInG-1, and a difference
+counts as better / worse only beyond 2·sd/√n (n seeds).
+
+Commands (committed tables in bench/results/; one torch thread, the shared 2-core machine)::
+
+    python -m bench.learned --manifold          # learned_manifold.txt: 364 s idle, 490 s under load
+    python -m bench.learned --manifold --seeds 1 2 3 4 5 6 --manifold-candidates "cap 1" "cap 1.3" \
+        "cap 1 σ≥0.5" "blend 0.3" --manifold-budgets 20 40 --manifold-floor 0 \
+        --manifold-out bench/results/learned_manifold_6seeds.txt
+    python -m bench.learned --manifold --manifold-priors digits --manifold-candidates "cap 1" "cap 1.3" \
+        "blend 0.3" "ding/ddpm" --manifold-out bench/results/learned_manifold_digits.txt
 """
 from __future__ import annotations
 
 import math
+import shlex
 import sys
 import time
 from collections import defaultdict
@@ -116,9 +131,15 @@ CANDIDATES: Dict[str, Optional[Transform]] = {
     "blend 0.6": blend(0.6),
     "blend λ=σ": blend(None),
     "fresh 0.3": fresh(0.3),
+    "ding1/ddpm final 0.05": None,
     "ding/ddpm": None,
 }
 BASE = "ding1/ddpm"
+# the rows run through ding_sample itself: label -> (options, steps for a call budget)
+REFERENCES: Dict[str, tuple] = {
+    "ding1/ddpm final 0.05": (dict(variant="ding1", eta="ddpm", final_sigma=0.05), lambda b: b),
+    "ding/ddpm": (dict(variant="ding", eta="ddpm"), lambda b: (b + 1) // 2),  # 2 steps - 1 calls
+}
 
 
 def ding1_kept_noise(denoiser: Callable, noise: torch.Tensor, sigmas: Sequence[float], y: torch.Tensor,
@@ -200,16 +221,17 @@ class _Recorder:
 
 
 def run_one(den: Callable, problem: Problem, label: str, budget: int, n: int) -> torch.Tensor:
-    """Samples [n, d] of sampler ``label`` at ``budget`` calls (ding/ddpm: 2 steps − 1 calls);
+    """Samples [n, d] of sampler ``label`` at ``budget`` calls (ding/ddpm: 2 steps − 1 calls; the
+    REFERENCES rows through ``ding_sample``, the others through ``ding1_kept_noise``);
     the same noise and generator seed for every candidate (paired)."""
     g = torch.Generator().manual_seed(SAMPLER_SEED + 1000 * problem.seed + budget)
     noise = torch.randn(n, problem.prior.dim, generator=g)
     y, keep = problem.y[None].float(), problem.keep[None].float()
     transform = CANDIDATES[label]
     if transform is None:
-        sigmas = flow_sigmas((budget + 1) // 2, SHIFT)
-        return ding_sample(den, noise, sigmas, y, keep, parametrization="flow", variant="ding", eta="ddpm",
-                           obs_std=problem.obs_std, generator=g)
+        opts, steps_of = REFERENCES[label]
+        return ding_sample(den, noise, flow_sigmas(steps_of(budget), SHIFT), y, keep, parametrization="flow",
+                           obs_std=problem.obs_std, generator=g, **opts)
     return ding1_kept_noise(den, noise, flow_sigmas(budget, SHIFT), y, keep, problem.obs_std, g, transform)
 
 
@@ -315,8 +337,10 @@ def offman_rows(result: dict, den: str, candidates: Sequence[str], budgets: Sequ
     return rows
 
 
-def summary(result: dict, dens: Sequence[str], candidates: Sequence[str], budgets: Sequence[int]) -> List[str]:
-    """One line per candidate: where it is better / worse than DInG-1 beyond the paired noise."""
+def summary(result: dict, dens: Sequence[str], candidates: Sequence[str], budgets: Sequence[int],
+            key: str = "sw") -> List[str]:
+    """One line per candidate: where it is better / worse than DInG-1 beyond the paired noise on
+    the score ``key``, and whether that meets the adoption target."""
     lines = []
     nets = [d for d in dens if d != "exact"]
     for label in candidates:
@@ -325,7 +349,7 @@ def summary(result: dict, dens: Sequence[str], candidates: Sequence[str], budget
         wins, losses = [], []
         for d in dens:
             for b in budgets:
-                p = paired(result, d, label, b)
+                p = paired(result, d, label, b, key)
                 if p is None:
                     continue
                 v = verdict(*p, len(result[(d, label, b)]))
@@ -349,7 +373,7 @@ def manifold_report(priors: Sequence[str], seeds: Sequence[int], n: int, folder:
         lines.append(text)
 
     t0 = time.perf_counter()
-    emit(f"# python -m bench.learned {' '.join(sys.argv[1:])}: DInG-1 kept-noise candidates {list(candidates)}; "
+    emit(f"# python -m bench.learned {shlex.join(sys.argv[1:])}: DInG-1 kept-noise candidates {list(candidates)}; "
          f"flow_sigmas(steps, {SHIFT:g}), eta ddpm, obs_std 0.01, N = {n}, problem seeds {list(seeds)}; "
          f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     results = {}
@@ -395,9 +419,10 @@ def manifold_report(priors: Sequence[str], seeds: Sequence[int], n: int, folder:
                     m, sd = _stats([x["sw"] - z["sw"] for x, z in zip(a, b_)])
                     rows.append([den, f"{BASE} − ding/ddpm at the floor budget", "", f"{m:+.4f} ±{sd:.4f}", ""])
             emit(markdown(["denoiser", "sampler", "calls", "SW1", "per seed"], rows))
-        emit(f"\n## {prior}: verdict per candidate (paired SW1 difference to {BASE} beyond 2 sd/√n)\n")
-        for line in summary(r, dens, candidates, budgets):
-            emit(line)
+        for key, what in (("sw", "SW1"), ("sw_paste", "SW1 with y pasted on the kept values")):
+            emit(f"\n## {prior}: verdict per candidate, {what} (paired difference to {BASE} beyond 2 sd/√n)\n")
+            for line in summary(r, dens, candidates, budgets, key):
+                emit(line)
     emit(f"\ntotal {time.perf_counter() - t0:.0f} s")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
