@@ -20,6 +20,8 @@ Commands (repository root)::
     python -m bench.learned --train --quick   # the whole run, training included
     python -m bench.learned --real      # real 8x8 digits: classifier agreement, FD, kept error
                                         # (bench.learned.real; item 1b)
+    python -m bench.learned --manifold  # DInG-1 kept-noise corrections vs the off-manifold error
+                                        # (bench.learned.manifold; item 3)
 
 Measured on the shared 2-core machine (torch 2.13.0+cpu, one torch thread, other jobs running):
 ``--train`` 623 s wall (244 s CPU: 94 + 223 + 242 s wall for the three networks, each 8000 Adam

@@ -33,13 +33,26 @@ def parse_args(argv=None):
     p.add_argument("--probe", action="store_true",
                    help="--quick with the settings of quick.PROBES next to ding1/ddpm and ding/ddpm, at 20 and 60 calls "
                         "(default out bench/results/learned_probe.txt)")
+    p.add_argument("--manifold", action="store_true",
+                   help="DInG-1 kept-noise candidates against the off-manifold error (bench.learned.manifold, "
+                        "issue 18 item 3); writes bench/results/learned_manifold.txt (or --manifold-out)")
+    p.add_argument("--manifold-out", type=Path, default=Path("bench/results/learned_manifold.txt"),
+                   help="--manifold: where to write the tables")
+    p.add_argument("--manifold-priors", nargs="+", default=["mixture25"], choices=["mixture25", "digits"],
+                   help="--manifold: closed-form priors to bench (default mixture25)")
+    p.add_argument("--manifold-candidates", nargs="+", default=None,
+                   help="--manifold: only these rows of bench.learned.manifold.CANDIDATES (ding1/ddpm is always run)")
+    p.add_argument("--manifold-budgets", type=int, nargs="+", default=[8, 20, 40, 60],
+                   help="--manifold: model calls per output (default 8 20 40 60)")
+    p.add_argument("--manifold-floor", type=int, default=150,
+                   help="--manifold: budget of the network-floor rows (0: none; default 150)")
     args = p.parse_args(argv)
     if args.probe:
         args.quick = True
         if args.out == Path("bench/results/learned_quick.txt"):
             args.out = Path("bench/results/learned_probe.txt")
-    if not (args.train or args.quick or args.real):
-        p.error("give --train, --quick and/or --real")
+    if not (args.train or args.quick or args.real or args.manifold):
+        p.error("give --train, --quick, --real and/or --manifold")
     if args.samples < 2:
         p.error("--samples must be at least 2")
     return args
@@ -107,6 +120,17 @@ def main(argv=None):
                   samplers=("ding1/ddpm", "ding/ddpm") + tuple(PROBES), budgets=(20, 60))
         else:
             quick(closed_form, args.seeds, args.samples, args.weights, args.out, tuple(SAMPLERS), BUDGETS)
+    if args.manifold:
+        from .manifold import manifold_report
+        from .manifold import BASE, CANDIDATES
+        cands = list(CANDIDATES)
+        if args.manifold_candidates:
+            unknown = [c for c in args.manifold_candidates if c not in CANDIDATES]
+            if unknown:
+                raise SystemExit(f"--manifold-candidates: unknown {unknown}; known: {cands}")
+            cands = [c for c in cands if c == BASE or c in args.manifold_candidates]
+        manifold_report(args.manifold_priors, args.seeds, args.samples, args.weights, args.manifold_out,
+                        cands, tuple(args.manifold_budgets), args.manifold_floor or None)
     if args.real or (args.quick and not args.probe and REAL in args.priors):
         from .real import real_report
         real_report(args.weights, args.real_out)
