@@ -99,7 +99,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -425,8 +425,11 @@ def network_report(raw: Dict[str, Dict[int, list]], floors: Sequence[float], den
                 if pe is None or pn is None:
                     cells.append("-")
                     continue
-                d = torch.tensor(per_seed(den, name, pn[2]), dtype=torch.float64) - \
-                    torch.tensor(per_seed(denoisers[0], name, pe[2]), dtype=torch.float64)
+                a, b_ = per_seed(den, name, pn[2]), per_seed(denoisers[0], name, pe[2])
+                if len(a) != len(b_):  # different problem seeds on the two sides: not paired
+                    cells.append("-")
+                    continue
+                d = torch.tensor(a, dtype=torch.float64) - torch.tensor(b_, dtype=torch.float64)
                 sd = float(d.std()) if len(d) > 1 else 0.0
                 cells.append(f"{float(d.mean()):+.4f} +-{sd:.4f}")
             lines.append(f"| {name} | {den} - {denoisers[0]} | " + " | ".join(cells) + " |")
@@ -723,6 +726,38 @@ def parse_log(path: Path) -> Dict[str, Dict[int, list]]:
     return raw
 
 
+SEEDS_IN_HEADER = re.compile(r"seeds \[([\d, ]+)\]")
+
+
+def parse_logs(paths: Sequence[Path]) -> Tuple[Dict[str, Dict[int, list]], List[float]]:
+    """Several logs as one: (raw, per-seed floors). Runs are keyed by (label, steps, problem seed):
+    a run that two logs both hold (e.g. the exact denoiser's seeds 1-3 in two --network logs) counts
+    once, and every label's per-seed values are ordered by seed, so runs pair by position only when
+    both sides hold the same seeds (``paired_difference`` refuses different counts). The floors
+    are taken per seed from each log's 'per seed' floor line and its header's seed list."""
+    runs: Dict[str, Dict[int, Dict[int, tuple]]] = {}
+    floors: Dict[int, float] = {}
+    for path in paths:
+        text = path.read_text()
+        for line in text.splitlines():
+            m = RUN_LINE.match(line)
+            if m:
+                seed, label, steps, calls, sw, tv = m.groups()
+                runs.setdefault(label.strip(), {}).setdefault(int(steps), {}).setdefault(
+                    int(seed), (float(sw), float(tv), float(calls)))
+        header = SEEDS_IN_HEADER.search(text)
+        per_seed = log_floors(path)
+        if per_seed:  # the header's seed list, else the seeds of the log's own run lines
+            seeds = ([int(v) for v in header.group(1).split(",")] if header else
+                     sorted({int(m.group(1)) for m in map(RUN_LINE.match, text.splitlines()) if m}))
+            if len(seeds) == len(per_seed):
+                for seed, value in zip(seeds, per_seed):
+                    floors.setdefault(seed, value)
+    raw = {label: {steps: [by_seed[k] for k in sorted(by_seed)] for steps, by_seed in by_steps.items()}
+           for label, by_steps in runs.items()}
+    return raw, [floors[k] for k in sorted(floors)]
+
+
 FLOOR_PER_SEED = re.compile(r"^exact vs exact floor SW1 .*\(per seed ([\d., ]+)\)")
 
 
@@ -751,15 +786,11 @@ def summarize(raw: Dict[str, Dict[int, list]]) -> Dict[str, List[tuple]]:
 def main(argv=None):
     args = parse_args(argv)
     if args.from_log is not None:
-        raw: Dict[str, Dict[int, list]] = {}
-        floor, floors = 0.0, []
+        floor = 0.0
         for path in args.from_log:
             floor_line = [ln for ln in path.read_text().splitlines() if ln.startswith("exact vs exact floor SW1")]
             floor = float(floor_line[0].split()[5]) if floor_line else floor
-            floors += log_floors(path)
-            for label, by_steps in parse_log(path).items():
-                for steps, vals in by_steps.items():
-                    raw.setdefault(label, {}).setdefault(steps, []).extend(vals)
+        raw, floors = parse_logs(args.from_log)
         results = summarize(raw)
         dens = list(dict.fromkeys(grid_of(label)[0] for label in results))
         if "exact" in dens:  # a --network log

@@ -313,3 +313,35 @@ def test_real_digits_plan_and_mask_means():
         peers.parse_args(["--real-digits", "--network", "mixture25-mlp256"])
     with pytest.raises(SystemExit):
         peers.parse_args(["--real-digits", "--digits", "-1"])
+
+
+def test_parse_logs_merges_logs_by_problem_seed(tmp_path):
+    """Two --network logs sharing the exact denoiser's seeds 1-2 and a third with seeds 3-4: every
+    (label, steps, seed) counts once, values are ordered by seed, the floors follow their seeds,
+    and a label that ran fewer seeds is not paired with one that ran more (no crash, '-')."""
+    def log(name, seeds, rows, floors):
+        head = f"# prior: ...; N = 10 per run (one batch); seeds {list(seeds)}; scheduler 'simple'\n"
+        text = head + "\n".join(rows) + "\nexact vs exact floor SW1 0.0100 +-0.0010 (per seed " + \
+            ", ".join(f"{v:.4f}" for v in floors) + ")\n"
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    def run(seed, label, sw):
+        return f"seed {seed} {label} steps    8 calls    8.0 SW1 {sw:.4f} TV 0.000 (1 s)"
+
+    a = log("a.txt", (1, 2), [run(s, "exact | ding1/ddpm", 0.01 * s) for s in (1, 2)]
+            + [run(s, "netA | ding1/ddpm", 0.1 * s) for s in (1, 2)]
+            + [run(s, "netA | comfy euler", 0.2 * s) for s in (1, 2)], (0.011, 0.012))
+    b = log("b.txt", (1, 2), [run(s, "exact | ding1/ddpm", 0.01 * s) for s in (2, 1)], (0.011, 0.012))
+    c = log("c.txt", (3, 4), [run(s, "exact | ding1/ddpm", 0.01 * s) for s in (4, 3)]
+            + [run(s, "netA | ding1/ddpm", 0.1 * s) for s in (3, 4)], (0.013, 0.014))
+    raw, floors = peers.parse_logs([a, b, c])
+    assert [v[0] for v in raw["exact | ding1/ddpm"][8]] == [0.01, 0.02, 0.03, 0.04]
+    assert [v[0] for v in raw["netA | ding1/ddpm"][8]] == [0.1, 0.2, 0.3, 0.4]
+    assert floors == [0.011, 0.012, 0.013, 0.014]
+    # comfy euler ran seeds 1-2 only: not paired with the default's 4 seeds
+    assert peers.paired_difference(raw, ("netA | ding1/ddpm", 8), ("netA | comfy euler", 8)) is None
+    text = peers.network_report(raw, floors, ["exact", "netA"], budgets=(8,))
+    assert "| comfy euler | netA - exact | - |" in text
+    assert "| ding1/ddpm | netA - exact | +0.2250 +-0.1162 |" in text  # (0.09, 0.18, 0.27, 0.36)
