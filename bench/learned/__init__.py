@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict
+from typing import Callable, Dict, List
 
 import torch
 
@@ -129,3 +129,12 @@ def load(name: str, folder: Path = WEIGHTS) -> MLPDenoiser:
 
 def metadata(name: str, folder: Path = WEIGHTS) -> dict:
     return json.loads((folder / f"{name}.json").read_text())
+
+
+def line_printer(lines: List[str]) -> Callable[..., None]:
+    """``emit(text)`` for a report: print the line (flushed) and keep it in ``lines``, which the
+    bench writes to its results file at the end."""
+    def emit(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+    return emit

@@ -69,7 +69,7 @@ from ding_sampler.analytic import sliced_wasserstein_1
 from ding_sampler.sampler import ding_sample
 from ding_sampler.schedule import Transition, flow_sigmas, plan_transitions
 
-from . import WEIGHTS, exact_denoiser, load
+from . import WEIGHTS, exact_denoiser, line_printer, load
 from .quick import SAMPLER_SEED, SHIFT, Problem, denoisers_for, markdown
 
 BUDGETS = (8, 20, 40, 60)
@@ -367,10 +367,7 @@ def manifold_report(priors: Sequence[str], seeds: Sequence[int], n: int, folder:
                     floor_budget: Optional[int] = FLOOR_BUDGET) -> Dict[str, dict]:
     torch.set_num_threads(1)  # as bench.learned.quick: one thread on the shared 2-core machine
     lines: List[str] = []
-
-    def emit(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    emit = line_printer(lines)
 
     t0 = time.perf_counter()
     emit(f"# python -m bench.learned {shlex.join(sys.argv[1:])}: DInG-1 kept-noise candidates {list(candidates)}; "

@@ -31,7 +31,7 @@ from ding_sampler.baselines import replacement_sample
 from ding_sampler.sampler import ding_sample
 from ding_sampler.schedule import flow_sigmas
 
-from . import NETWORKS, WEIGHTS, exact_denoiser, held_out_digits, load, make_prior, metadata
+from . import NETWORKS, WEIGHTS, exact_denoiser, held_out_digits, line_printer, load, make_prior, metadata
 
 BUDGETS = (8, 20, 40, 60)
 SHIFT = 3.0
@@ -404,10 +404,7 @@ def quick(priors: Sequence[str], seeds: Sequence[int], n: int, folder: Path, out
     # one thread: on a shared 2-core machine two OpenMP threads ran 10-40x slower (spinning)
     torch.set_num_threads(1)
     lines: List[str] = []
-
-    def emit(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    emit = line_printer(lines)
 
     t0 = time.perf_counter()
     emit(f"# python -m bench.learned {' '.join(sys.argv[1:])}: samplers {list(samplers)}; learned "

@@ -43,7 +43,7 @@ from ding_sampler.baselines import replacement_sample
 from ding_sampler.sampler import ding_sample
 from ding_sampler.schedule import flow_sigmas
 
-from . import WEIGHTS, load
+from . import WEIGHTS, line_printer, load
 from .quick import SAMPLERS, SHIFT, markdown
 
 REAL_NETWORK = "realdigits-mlp256"
@@ -409,10 +409,7 @@ def real_report(folder: Path = WEIGHTS, out: Path = Path("bench/results/learned_
                 seeds: Sequence[int] = SEEDS, budgets: Sequence[int] = BUDGETS) -> dict:
     torch.set_num_threads(1)
     lines: List[str] = []
-
-    def emit(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    emit = line_printer(lines)
 
     t0 = time.perf_counter()
     clf = load_classifier(folder)
