@@ -226,54 +226,60 @@ def api_prompt(spec: Spec, prefix: str, collect: bool = False, trim: bool = Fals
         p["fmask"] = {"class_type": "FeatherMask", "inputs": {"mask": mask, "left": left, "top": top,
                                                               "right": right, "bottom": bottom}}
         mask = ["fmask", 0]
-    if path not in ("ding", "comfyui"):
-        raise ValueError(f"path must be 'ding' or 'comfyui', got {path!r}")
-    if path == "comfyui":
-        p.update(_comfyui_path(spec, prefix, pixels, mask, vae, model))
-    else:
-        p.update(_ding_path(spec, prefix, pixels, mask, vae, model))
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {sorted(PATHS)}, got {path!r}")
+    p.update(_stages(spec, prefix, pixels, mask, vae, model, path))
     p["stats"] = {"class_type": "DInGTestServerStats", "inputs": {"value": [SAMPLER_NODE, 0], "collect": collect,
                                                                 "trim": trim}}
     return p
 
 
-def _comfyui_path(spec: Spec, prefix: str, pixels, mask, vae, model) -> dict:
-    """ComfyUI's own inpaint path on the same inputs (the control run): VAEEncode + SetLatentNoiseMask
-    -> KSampler (euler for the ding prompts, euler_ancestral for ding1) -> VAEDecode ->
-    ImageCompositeMasked (the generated image where the mask is 1)."""
-    return {
-        "enc": {"class_type": "VAEEncode", "inputs": {"pixels": pixels, "vae": vae}},
-        "noise_mask": {"class_type": "SetLatentNoiseMask", "inputs": {"samples": ["enc", 0], "mask": mask}},
-        SAMPLER_NODE: {"class_type": "KSampler", "inputs": {
-            "model": model, "seed": spec.seed, "steps": spec.steps, "cfg": spec.cfg,
-            "sampler_name": "euler" if spec.variant == "ding" else "euler_ancestral", "scheduler": "simple",
-            "positive": ["pos", 0], "negative": ["neg", 0], "latent_image": ["noise_mask", 0],
-            "denoise": spec.denoise}},
-        "dec": {"class_type": "VAEDecode", "inputs": {"samples": [SAMPLER_NODE, 0], "vae": vae}},
-        "comp": {"class_type": "ImageCompositeMasked", "inputs": {
-            "destination": pixels, "source": ["dec", 0], "x": 0, "y": 0, "resize_source": False, "mask": mask}},
-        "save": {"class_type": "SaveImage", "inputs": {"images": ["comp", 0], "filename_prefix": prefix}},
-        "slat": {"class_type": "SaveLatent", "inputs": {"samples": [SAMPLER_NODE, 0], "filename_prefix": prefix}},
-    }
+# path -> which nodes run each stage (encode, sampler, composite): the pack's or ComfyUI's own;
+# "comfyui" is the control run, the two mixed paths split the pack's memory behaviour by stage
+PATHS = {
+    "ding": ("ding", "ding", "ding"),
+    "comfyui": ("comfyui", "comfyui", "comfyui"),
+    "ding-sampler": ("comfyui", "ding", "comfyui"),
+    "ding-io": ("ding", "comfyui", "ding"),
+}
 
 
-def _ding_path(spec: Spec, prefix: str, pixels, mask, vae, model) -> dict:
-    """The pack's path: DInG Inpaint Encode -> DInG KSampler -> VAEDecode -> DInG Inpaint Composite."""
-    return {
-        "enc": {"class_type": "DInGInpaintEncode", "inputs": {
+def _stages(spec: Spec, prefix: str, pixels, mask, vae, model, path: str) -> dict:
+    """Encode -> sampler -> VAEDecode -> composite -> SaveImage + SaveLatent, each stage either the
+    pack's node (DInG Inpaint/Outpaint Encode, DInG KSampler, DInG Inpaint/Outpaint Composite) or
+    ComfyUI's own (VAEEncode + SetLatentNoiseMask; KSampler with euler for the prompts that run
+    ding and euler_ancestral for ding1; ImageCompositeMasked, the generated image where the mask
+    is 1), as PATHS[path] says."""
+    encode, sampler, composite = PATHS[path]
+    p: dict = {}
+    if encode == "ding":
+        p["enc"] = {"class_type": "DInGInpaintEncode", "inputs": {
             "pixels": pixels, "mask": mask, "vae": vae, "grow_mask_by": spec.grow,
-            "mask_mode": "soft" if spec.soft else "hard"}},
-        SAMPLER_NODE: {"class_type": "DInGKSampler", "inputs": {
-            "model": model, "seed": spec.seed, "steps": spec.steps, "cfg": spec.cfg, "scheduler": "simple",
-            "positive": ["pos", 0], "negative": ["neg", 0], "latent_image": ["enc", 0], "denoise": spec.denoise,
-            "variant": spec.variant, "obs_std": 0.01, "eta": spec.eta, "particles": spec.particles}},
-        "dec": {"class_type": "VAEDecode", "inputs": {"samples": [SAMPLER_NODE, 0], "vae": vae}},
-        "comp": {"class_type": "DInGComposite", "inputs": {
-            "original": pixels, "generated": ["dec", 0], "mask": ["enc", 1], "feather": spec.feather,
-            "color_match": spec.color_match}},
-        "save": {"class_type": "SaveImage", "inputs": {"images": ["comp", 0], "filename_prefix": prefix}},
-        "slat": {"class_type": "SaveLatent", "inputs": {"samples": [SAMPLER_NODE, 0], "filename_prefix": prefix}},
-    }
+            "mask_mode": "soft" if spec.soft else "hard"}}
+        latent, repaint = ["enc", 0], ["enc", 1]
+    else:
+        p["enc"] = {"class_type": "VAEEncode", "inputs": {"pixels": pixels, "vae": vae}}
+        p["noise_mask"] = {"class_type": "SetLatentNoiseMask", "inputs": {"samples": ["enc", 0], "mask": mask}}
+        latent, repaint = ["noise_mask", 0], mask
+    common = {"model": model, "seed": spec.seed, "steps": spec.steps, "cfg": spec.cfg, "scheduler": "simple",
+              "positive": ["pos", 0], "negative": ["neg", 0], "latent_image": latent, "denoise": spec.denoise}
+    if sampler == "ding":
+        p[SAMPLER_NODE] = {"class_type": "DInGKSampler", "inputs": {
+            **common, "variant": spec.variant, "obs_std": 0.01, "eta": spec.eta, "particles": spec.particles}}
+    else:
+        p[SAMPLER_NODE] = {"class_type": "KSampler", "inputs": {
+            **common, "sampler_name": "euler" if spec.variant == "ding" else "euler_ancestral"}}
+    p["dec"] = {"class_type": "VAEDecode", "inputs": {"samples": [SAMPLER_NODE, 0], "vae": vae}}
+    if composite == "ding":
+        p["comp"] = {"class_type": "DInGComposite", "inputs": {
+            "original": pixels, "generated": ["dec", 0], "mask": repaint, "feather": spec.feather,
+            "color_match": spec.color_match}}
+    else:
+        p["comp"] = {"class_type": "ImageCompositeMasked", "inputs": {
+            "destination": pixels, "source": ["dec", 0], "x": 0, "y": 0, "resize_source": False, "mask": mask}}
+    p["save"] = {"class_type": "SaveImage", "inputs": {"images": ["comp", 0], "filename_prefix": prefix}}
+    p["slat"] = {"class_type": "SaveLatent", "inputs": {"samples": [SAMPLER_NODE, 0], "filename_prefix": prefix}}
+    return p
 
 
 # --------------------------------------------------------------------------- files and server
@@ -604,7 +610,7 @@ def _sha(path: Path) -> str:
 
 def summary(soak: Soak, args, names: dict, wall: float) -> list:
     specs = soak.specs
-    sampler_name = "KSampler" if getattr(args, "path", "ding") == "comfyui" else "DInG KSampler"
+    sampler_name = "DInG KSampler" if PATHS[getattr(args, "path", "ding")][1] == "ding" else "KSampler"
     st = soak.status
     expected = [s.index for s in specs if not s.cancel]
     finished = [i for i in expected if st.get(i) == "finished"]
@@ -726,9 +732,10 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the server, e.g. MALLOC_MMAP_THRESHOLD_=65536 (repeatable)")
-    ap.add_argument("--path", choices=["ding", "comfyui"], default="ding",
+    ap.add_argument("--path", choices=sorted(PATHS), default="ding",
                     help="ding: the pack's nodes; comfyui: the control run, ComfyUI's own VAEEncode + "
-                         "SetLatentNoiseMask + KSampler + ImageCompositeMasked on the same prompts")
+                         "SetLatentNoiseMask + KSampler + ImageCompositeMasked on the same prompts; "
+                         "ding-sampler / ding-io: only the pack's sampler / only its Encode and Composite")
     ap.add_argument("--commit", default="", help="ComfyUI commit for the report (default: git rev-parse)")
     args = ap.parse_args(argv)
     if args.prompts < 2 * len(warm_block(random.Random(0), 0)) + args.cancel:
@@ -753,8 +760,10 @@ def main(argv=None) -> int:
             f"bench/soak.py, started {started}; python {platform.python_version()}, {os.cpu_count()} CPUs, "
             f"server torch threads {args.threads}, nice {args.nice}"
             + (f", server environment {' '.join(args.server_env)}" if args.server_env else "")
-            + ("; CONTROL RUN: ComfyUI's own inpaint nodes (VAEEncode + SetLatentNoiseMask + KSampler euler / "
-               "euler_ancestral + ImageCompositeMasked), not the pack's" if args.path == "comfyui" else ""),
+            + ("" if args.path == "ding" else
+               f"; path {args.path}: encode / sampler / composite by {' / '.join(PATHS[args.path])} (comfyui = "
+               "ComfyUI's own VAEEncode + SetLatentNoiseMask / KSampler euler or euler_ancestral / "
+               "ImageCompositeMasked)"),
             f"ComfyUI {comfy_version(comfyui)} (commit {comfy_commit(comfyui, args.commit)}) at {comfyui}, "
             f"main.py --cpu, --disable-metadata; models: {names['sd3']} (tiny SD3 + TAESD), {names['wan_unet']} + "
             f"{names['wan_vae']} (tiny Wan 2.1)",

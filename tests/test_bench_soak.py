@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from bench.soak import SAMPLER_NODE, api_prompt, make_specs, warm_block
+from bench.soak import PATHS, SAMPLER_NODE, api_prompt, make_specs, warm_block
 
 DING_CLASSES = {"DInGInpaintEncode", "DInGKSampler", "DInGComposite"}
 CONTROL_CLASSES = {"VAEEncode", "SetLatentNoiseMask", "KSampler", "ImageCompositeMasked"}
@@ -16,7 +16,7 @@ def _links(prompt):
                 yield node_id, name, value[0]
 
 
-@pytest.mark.parametrize("path", ["ding", "comfyui"])
+@pytest.mark.parametrize("path", sorted(PATHS))
 def test_every_link_of_every_prompt_names_a_node_of_that_prompt(path):
     specs = make_specs(60, 6, seed=3)
     assert {s.kind for s in specs} == {"sd3", "wan"}
@@ -48,3 +48,19 @@ def test_control_path_runs_comfyuis_own_inpaint_nodes_on_the_same_inputs():
 def test_unknown_path_is_refused():
     with pytest.raises(ValueError, match="path"):
         api_prompt(make_specs(20, 2, seed=0)[0], "x", path="lanpaint")
+
+
+def test_mixed_paths_swap_exactly_their_stage():
+    spec = warm_block(random.Random(1), 0)[6]  # 512 px, soft mask
+    classes = {path: {k: n["class_type"] for k, n in api_prompt(spec, "x", path=path).items()} for path in PATHS}
+    assert classes["ding-sampler"][SAMPLER_NODE] == "DInGKSampler"
+    assert classes["ding-sampler"]["enc"] == "VAEEncode" and classes["ding-sampler"]["comp"] == "ImageCompositeMasked"
+    assert classes["ding-io"][SAMPLER_NODE] == "KSampler"
+    assert classes["ding-io"]["enc"] == "DInGInpaintEncode" and classes["ding-io"]["comp"] == "DInGComposite"
+    # the pack's composite takes the Encode's repaint mask; behind ComfyUI's encode, the input mask
+    io = api_prompt(spec, "x", path="ding-io")
+    assert io["comp"]["inputs"]["mask"] == ["enc", 1]
+    assert io[SAMPLER_NODE]["inputs"]["latent_image"] == ["enc", 0]
+    sampler_only = api_prompt(spec, "x", path="ding-sampler")
+    assert sampler_only[SAMPLER_NODE]["inputs"]["latent_image"] == ["noise_mask", 0]
+    assert sampler_only[SAMPLER_NODE]["inputs"]["particles"] == spec.particles
