@@ -405,9 +405,6 @@ def network_report(raw: Dict[str, Dict[int, list]], floors: Sequence[float], den
         pts = results.get(f"{den} | {name}")
         return None if pts is None else best_within(pts, b)
 
-    def per_seed(den, name, steps):
-        return [v[0] for v in raw.get(f"{den} | {name}", {}).get(steps, [])]
-
     lines = ["| sampler | denoiser | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
              "|---|---|" + "---:|" * len(budgets)]
     for name in samplers:
@@ -425,13 +422,8 @@ def network_report(raw: Dict[str, Dict[int, list]], floors: Sequence[float], den
                 if pe is None or pn is None:
                     cells.append("-")
                     continue
-                a, b_ = per_seed(den, name, pn[2]), per_seed(denoisers[0], name, pe[2])
-                if len(a) != len(b_):  # different problem seeds on the two sides: not paired
-                    cells.append("-")
-                    continue
-                d = torch.tensor(a, dtype=torch.float64) - torch.tensor(b_, dtype=torch.float64)
-                sd = float(d.std()) if len(d) > 1 else 0.0
-                cells.append(f"{float(d.mean()):+.4f} +-{sd:.4f}")
+                d = paired_difference(raw, (f"{den} | {name}", pn[2]), (f"{denoisers[0]} | {name}", pe[2]))
+                cells.append("-" if d is None else f"{d[0]:+.4f} +-{d[1]:.4f}")
             lines.append(f"| {name} | {den} - {denoisers[0]} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("best setting per family and budget (mean SW1 over seeds, calls, steps):\n")
@@ -716,14 +708,8 @@ RUN_LINE = re.compile(r"^seed (\d+) (.+?)\s+steps\s+(\d+) calls\s+([\d.]+) SW1 (
 
 
 def parse_log(path: Path) -> Dict[str, Dict[int, list]]:
-    raw: Dict[str, Dict[int, list]] = {}
-    for line in path.read_text().splitlines():
-        m = RUN_LINE.match(line)
-        if m:
-            seed, label, steps, calls, sw, tv = m.groups()
-            raw.setdefault(label.strip(), {}).setdefault(int(steps), []).append(
-                (float(sw), float(tv), float(calls)))
-    return raw
+    """{label: {steps: [(SW1, TV, calls) per problem seed, in seed order]}} of one log."""
+    return parse_logs([path])[0]
 
 
 SEEDS_IN_HEADER = re.compile(r"seeds \[([\d, ]+)\]")
