@@ -60,6 +60,18 @@ mean +- sd of the per-seed differences (same problem seeds); ``--from-log`` rebu
         -m bench.peers --network mixture25-mlp256 --samples 1000 --seeds 1 2 \\
         --log bench/results/peers_learned_064.txt
 
+A problem seed fixes both the problem (truth and observation) and the sampling noise, so the sd
+over seeds above mixes the two. ``--sample-seeds R`` runs each problem seed p again with sampling
+seeds p + 1000, p + 2000, ... (same problem, new noise; run seed p itself repeats the R = 1 run
+exactly) and the log ends with ``seed_noise_report``: per network and budget the default minus each
+peer with its *seed noise* (how much the mean moves under new sampling seeds, problems fixed) next
+to the spread between problems. ``--no-exact`` skips the exact denoiser; ``--network`` also takes
+``digits-mlp256`` (the digits mixture prior; one prior a command)::
+
+    LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI /path/to/venv/bin/python \
+        -m bench.peers --network mixture25-mlp256 --no-exact --samples 1000 --seeds 1 2 3 4 5 6 \
+        --sample-seeds 4 --only ding LanPaint --log bench/results/peers_seednoise_mlp256_064.txt
+
 ``--real-digits`` (issue 18, item 2 on item 1b; ``real_digits``)::
 
     LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI /path/to/venv/bin/python \\
@@ -415,7 +427,7 @@ def network_report(raw: Dict[str, Dict[int, list]], floors: Sequence[float], den
                 cells.append("-" if p is None else
                              f"{p[0]:.4f} +-{spread[f'{den} | {name}'][p[2]]:.4f} ({p[1]:.0f})")
             lines.append(f"| {name} | {den} | " + " | ".join(cells) + " |")
-        for den in denoisers[1:]:
+        for den in (denoisers[1:] if denoisers[0] == "exact" else ()):
             cells = []
             for b in budgets:
                 pe, pn = best(denoisers[0], name, b), best(den, name, b)
@@ -456,6 +468,136 @@ def network_report(raw: Dict[str, Dict[int, list]], floors: Sequence[float], den
 
 
 DEFAULT_SETTING = "ding1/ddpm"  # the nodes' default (DInG-1, eta 'ddpm')
+SAMPLE_SEED_STRIDE = 1000  # --sample-seeds: run seed p + 1000 r is problem p with sampling seed r
+
+
+def peer_runs(results: Dict[str, List[tuple]], samplers: Sequence[str], den: str, mine: str, pick,
+              budgets) -> List[Optional[tuple]]:
+    """Per budget: (label's best run, the best run of the samplers ``pick`` accepts, that sampler)
+    within the budget (best = lowest mean SW1 over seeds; runs are (sw, calls, steps, tv)), or None
+    when a side has no run within it. Labels are ``<den> | <sampler>``."""
+    out = []
+    for b in budgets:
+        me = best_within(results[f"{den} | {mine}"], b)
+        cand = [(best_within(results[f"{den} | {n}"], b), n) for n in samplers if pick(n) and f"{den} | {n}" in results]
+        cand = [(p, n) for p, n in cand if p is not None]
+        out.append(None if me is None or not cand else (me, *min(cand, key=lambda c: c[0][0])))
+    return out
+
+
+def default_minus_rows(results: Dict[str, List[tuple]], denoisers: Sequence[str], default: str, budgets,
+                       cell, with_default: bool = True) -> List[str]:
+    """The 'default minus' table rows of ``paired_report`` and ``seed_noise_report``: per denoiser,
+    the best DInG setting (``with_default``: the default itself counts, else only the others), the
+    best LanPaint setting and each ComfyUI sampler, one cell a budget from ``cell(den, me, p, n,
+    which)`` (the default's and the peer's best runs, the peer, '' or ' (peer, calls)'), '-' where
+    a side has no run within the budget."""
+    samplers = list(dict.fromkeys(grid_of(label)[1] for label in results))
+    peers_of = (("best DInG setting", lambda n: n.startswith("ding") and (with_default or n != default)),
+                ("best LanPaint setting", lambda n: n.startswith("LanPaint")))
+    peers_of += tuple((n, (lambda m, n=n: m == n)) for n in samplers if n.startswith("comfy "))
+    lines = []
+    for den in denoisers:
+        if f"{den} | {default}" not in results:
+            continue
+        for title, pick in peers_of:
+            cells = []
+            for run in peer_runs(results, samplers, den, default, pick, budgets):
+                if run is None:
+                    cells.append("-")
+                    continue
+                me, p, n = run
+                cells.append(cell(den, me, p, n, "" if n == title else f" ({n}, {p[1]:.0f})"))
+            lines.append(f"| {den} | {title} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def seed_noise(diffs: Dict[int, float]) -> Optional[dict]:
+    """Split per-run values {run seed: value} (run seed = problem + SAMPLE_SEED_STRIDE * r) into the
+    benchmark's score and its noises: ``mean`` over every run (each problem has the same number R of
+    sampling seeds, so it is also the mean of the per-problem means); ``run_sd``, the pooled
+    within-problem standard deviation (how much one run moves when only the sampling seed changes);
+    ``noise`` = run_sd / sqrt(runs), the seed noise of ``mean`` (its standard deviation under new
+    sampling seeds with the problems fixed); ``between``, the standard deviation of the per-problem
+    means; ``problems`` {problem: mean}. None without two sampling seeds of every problem, or with
+    problems of unequal seed counts."""
+    by_problem: Dict[int, list] = {}
+    for run, value in diffs.items():
+        by_problem.setdefault(run % SAMPLE_SEED_STRIDE, []).append(value)
+    counts = {len(v) for v in by_problem.values()}
+    if not by_problem or len(counts) != 1 or counts.pop() < 2:
+        return None
+    vals = {p: torch.tensor(v, dtype=torch.float64) for p, v in sorted(by_problem.items())}
+    runs = sum(len(v) for v in vals.values())
+    run_sd = float(torch.stack([v.var() for v in vals.values()]).mean().sqrt())
+    means = {p: float(v.mean()) for p, v in vals.items()}
+    m = torch.tensor(list(means.values()), dtype=torch.float64)
+    return dict(mean=float(m.mean()), run_sd=run_sd, noise=run_sd / runs ** 0.5,
+                between=float(m.std()) if len(m) > 1 else 0.0, problems=means, runs=runs)
+
+
+def seed_noise_report(raw: Dict[str, Dict[int, list]], run_seeds: Sequence[int], denoisers: Sequence[str],
+                      budgets=NETWORK_BUDGETS, default: str = DEFAULT_SETTING) -> str:
+    """--network --sample-seeds: per denoiser and budget, the default minus the best DInG setting,
+    the best LanPaint setting and each ComfyUI sampler (each side at its best run within the budget,
+    by the mean over every run, as in ``paired_report``), paired run by run, split by ``seed_noise``
+    into mean, seed noise of the mean and spread between problems; then how the mean compares with
+    twice the seed noise, and on how many problems the default's own mean is closer by more than
+    twice that problem's seed noise (run_sd / sqrt(R)). ``run_seeds`` are the run seeds in the order
+    of raw's per-label lists (ascending, as the runs and parse_logs make them)."""
+    results = summarize(raw)
+    samplers = list(dict.fromkeys(grid_of(label)[1] for label in results))
+    r = len(run_seeds) // max(1, len({s % SAMPLE_SEED_STRIDE for s in run_seeds}))
+    lines = [f"seed noise: {len(run_seeds)} runs = {len(run_seeds) // max(r, 1)} problems x {r} sampling seeds. "
+             f"Cells: {default} (the default) minus the peer, mean over every run ± its seed noise (sd of the "
+             f"mean under new sampling seeds, problems fixed) [sd between problems] x = |mean| / seed noise; "
+             f"'k/P' = problems on which the default is closer by more than twice that problem's seed noise. "
+             f"Negative = the default is closer.\n",
+             "| denoiser | default minus | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
+             "|---|---|" + "---|" * len(budgets)]
+    def cell(a_label, a_steps, b_label, b_steps, which=""):
+        va, vb = raw[a_label][a_steps], raw[b_label][b_steps]
+        st = (seed_noise({s: x[0] - y[0] for s, x, y in zip(run_seeds, va, vb)})
+              if len(va) == len(vb) == len(run_seeds) else None)
+        if st is None:
+            return "-"
+        per = st["run_sd"] / (st["runs"] / len(st["problems"])) ** 0.5
+        closer = sum(v < -2 * per for v in st["problems"].values())
+        ratio = abs(st["mean"]) / st["noise"] if st["noise"] > 0 else float("inf")
+        return (f"{st['mean']:+.4f} ±{st['noise']:.4f} [{st['between']:.4f}] x{ratio:.1f} "
+                f"{closer}/{len(st['problems'])}{which}")
+
+    lines += default_minus_rows(
+        results, denoisers, default, budgets, with_default=False,
+        cell=lambda den, me, p, n, which: cell(f"{den} | {default}", me[2], f"{den} | {n}", p[2], which))
+    for den in denoisers:
+        lp = f"{den} | LanPaint"
+        if LANPAINT_DEFAULT_STEPS in raw.get(lp, {}) and f"{den} | {default}" in results:
+            # the further target: the best DInG setting within the budget vs LanPaint's own default
+            runs = peer_runs(results, samplers, den, default, lambda n: n.startswith("ding"), budgets)
+            cells = ["-" if run is None else
+                     cell(f"{den} | {run[2]}", run[1][2], lp, LANPAINT_DEFAULT_STEPS, f" ({run[2]}, {run[1][1]:.0f})")
+                     for run in runs]
+            lines.append(f"| {den} | best DInG setting minus LanPaint at its defaults "
+                         f"({LANPAINT_DEFAULT_STEPS} steps) | " + " | ".join(cells) + " |")
+    lines.append("\nmean SW1 over every run ± its seed noise (sampling seeds only) [sd between problems]:\n")
+    lines += ["| denoiser | sampler | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
+              "|---|---|" + "---|" * len(budgets)]
+    for den in denoisers:
+        for name in samplers:
+            pts = results.get(f"{den} | {name}")
+            if pts is None:
+                continue
+            cells = []
+            for b in budgets:
+                p = best_within(pts, b)
+                vals = None if p is None else raw[f"{den} | {name}"][p[2]]
+                st = (None if vals is None or len(vals) != len(run_seeds) else
+                      seed_noise({s: v[0] for s, v in zip(run_seeds, vals)}))
+                cells.append("-" if st is None else
+                             f"{st['mean']:.4f} ±{st['noise']:.4f} [{st['between']:.4f}] ({p[1]:.0f})")
+            lines.append(f"| {den} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def paired_difference(raw: Dict[str, Dict[int, list]], a: tuple, b: tuple) -> Optional[tuple]:
@@ -478,37 +620,17 @@ def paired_report(raw: Dict[str, Dict[int, list]], denoisers: Sequence[str], bud
     differences (same problem seeds). Every side runs at its best step count within the budget (lowest
     mean SW1 over seeds, as in the tables above). Negative = the default is closer to the posterior."""
     results = summarize(raw)
-    samplers = list(dict.fromkeys(grid_of(label)[1] for label in results))
     lines = [f"paired SW1 differences, {default} (the default) minus each peer, mean +- sd over seeds of the "
              f"per-seed differences (same problem seeds; each side at its best run within the budget; "
              f"negative = the default is closer):\n",
              "| denoiser | default minus | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
              "|---|---|" + "---:|" * len(budgets)]
-    peers_of = (("best DInG setting", lambda n: n.startswith("ding")),
-                ("best LanPaint setting", lambda n: n.startswith("LanPaint")))
-    peers_of += tuple((n, (lambda m, n=n: m == n)) for n in samplers if n.startswith("comfy "))
-    for den in denoisers:
-        mine = results.get(f"{den} | {default}")
-        if mine is None:
-            continue
-        for title, pick in peers_of:
-            cells = []
-            for b in budgets:
-                me = best_within(mine, b)
-                cand = [(best_within(results[f"{den} | {n}"], b), n) for n in samplers
-                        if pick(n) and f"{den} | {n}" in results]
-                cand = [(p, n) for p, n in cand if p is not None]
-                if me is None or not cand:
-                    cells.append("-")
-                    continue
-                p, n = min(cand, key=lambda c: c[0][0])
-                d = paired_difference(raw, (f"{den} | {default}", me[2]), (f"{den} | {n}", p[2]))
-                if d is None:
-                    cells.append("-")
-                    continue
-                which = "" if n == title else f" ({n}, {p[1]:.0f})"
-                cells.append(f"{d[0]:+.4f} +-{d[1]:.4f}{which}")
-            lines.append(f"| {den} | {title} | " + " | ".join(cells) + " |")
+
+    def cell(den, me, p, n, which):
+        d = paired_difference(raw, (f"{den} | {default}", me[2]), (f"{den} | {n}", p[2]))
+        return "-" if d is None else f"{d[0]:+.4f} +-{d[1]:.4f}{which}"
+
+    lines += default_minus_rows(results, denoisers, default, budgets, cell)
     return "\n".join(lines)
 
 
@@ -675,6 +797,13 @@ def parse_args(argv=None):
                    help="real 8x8 digits (bench.learned.real) through ComfyUI: realdigits-mlp256 served like --network, "
                         "the four mask kinds, DInG settings, ComfyUI's samplers and LanPaint at 8 / 20 / 40 / 60 calls, "
                         "scored by real.py's classifier agreement, FD and kept-region error (real_digits)")
+    p.add_argument("--sample-seeds", type=int, default=1, metavar="R",
+                   help="--network: run every problem seed p with R sampling seeds p, p + "
+                        f"{SAMPLE_SEED_STRIDE}, p + {2 * SAMPLE_SEED_STRIDE}, ... (same problem, new noise), "
+                        "so that seed_noise_report can tell the seed noise from the spread between problems "
+                        "(default 1: the sampling seed is the problem seed)")
+    p.add_argument("--no-exact", action="store_true",
+                   help="--network: skip the exact denoiser's runs (the networks only)")
     p.add_argument("--digits", type=int, default=0,
                    help="--real-digits: only the first N of the 360 test digits (default all)")
     p.add_argument("--few-step", action="store_true",
@@ -689,14 +818,24 @@ def parse_args(argv=None):
     if args.budgets is not None and min(args.budgets) < 1:
         raise SystemExit(f"--budgets must be at least 1, got {args.budgets}")
     if args.network is not None:
-        from bench.learned import NETWORKS
+        from bench.learned import NETWORKS, PRIORS
         for name in args.network:
-            if NETWORKS.get(name, ("",))[0] != "mixture25":
-                known = sorted(k for k, v in NETWORKS.items() if v[0] == "mixture25")
-                raise SystemExit(f"--network must name a bench.learned network trained on the mixture25 "
+            if NETWORKS.get(name, ("",))[0] not in PRIORS:
+                known = sorted(k for k, v in NETWORKS.items() if v[0] in PRIORS)
+                raise SystemExit(f"--network must name a bench.learned network trained on a closed-form "
                                  f"prior (one of {known}), got {name!r}")
+        priors = sorted({NETWORKS[name][0] for name in args.network})
+        if len(priors) > 1:
+            raise SystemExit(f"--network networks must share one prior (every problem is drawn from it), "
+                             f"got priors {priors}; run one command per prior")
         if args.few_step:
             raise SystemExit("--network runs its own plan (8 / 20 / 40 / 60 calls); drop --few-step")
+    if args.sample_seeds < 1:
+        raise SystemExit(f"--sample-seeds must be at least 1, got {args.sample_seeds}")
+    if (args.sample_seeds > 1 or args.no_exact) and not args.network:
+        raise SystemExit("--sample-seeds and --no-exact go with --network")
+    if args.seeds is not None and not all(0 <= v < SAMPLE_SEED_STRIDE for v in args.seeds):
+        raise SystemExit(f"--seeds must be in [0, {SAMPLE_SEED_STRIDE}), got {args.seeds}")
     if args.real_digits and (args.network or args.few_step or args.from_log):
         raise SystemExit("--real-digits runs its own plan; drop --network / --few-step / --from-log")
     if args.digits < 0:
@@ -744,6 +883,12 @@ def parse_logs(paths: Sequence[Path]) -> Tuple[Dict[str, Dict[int, list]], List[
     return raw, [floors[k] for k in sorted(floors)]
 
 
+def logged_run_seeds(paths: Sequence[Path]) -> List[int]:
+    """The run seeds of the logs' run lines, ascending (the order of parse_logs' per-label lists)."""
+    return sorted({int(m.group(1)) for path in paths for m in map(RUN_LINE.match, path.read_text().splitlines())
+                   if m})
+
+
 FLOOR_PER_SEED = re.compile(r"^exact vs exact floor SW1 .*\(per seed ([\d., ]+)\)")
 
 
@@ -779,9 +924,14 @@ def main(argv=None):
         raw, floors = parse_logs(args.from_log)
         results = summarize(raw)
         dens = list(dict.fromkeys(grid_of(label)[0] for label in results))
-        if "exact" in dens:  # a --network log
-            dens.remove("exact")
-            print(network_report(raw, floors or [floor], ["exact"] + dens, tuple(args.budgets or NETWORK_BUDGETS)))
+        run_seeds = logged_run_seeds(args.from_log)
+        replicated = any(s >= SAMPLE_SEED_STRIDE for s in run_seeds)  # --sample-seeds
+        if "exact" in dens or replicated:  # a --network log (with --no-exact, a replicated one)
+            nets = [d for d in dens if d != "exact"]
+            budgets = tuple(args.budgets or NETWORK_BUDGETS)
+            print(network_report(raw, floors or [floor], (["exact"] if "exact" in dens else []) + nets, budgets))
+            if replicated:
+                print("\n" + seed_noise_report(raw, run_seeds, nets, budgets))
         elif any(grid_of(label)[0] for label in results):
             print(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
         else:
@@ -796,15 +946,17 @@ def main(argv=None):
     h, lanpaint, base = comfy_setup(args.no_lanpaint)
     import comfy.sample
 
-    seeds = args.seeds or ([1] if args.quick else [1, 2, 3])
+    seeds = sorted(args.seeds or ([1] if args.quick else [1, 2, 3]))
     n = args.samples
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     # denoisers: (label prefix, callable or None = the problem's exact one)
     denoisers = [("", None)]
     if args.network:
         from bench import learned
-        fixed_prior = learned.make_prior("mixture25")
-        denoisers = [("exact", None)] + [(name, learned.load(name)) for name in args.network]
+        prior_name = learned.NETWORKS[args.network[0]][0]
+        fixed_prior = learned.make_prior(prior_name)
+        denoisers = ([] if args.no_exact else [("exact", None)]) + [(name, learned.load(name))
+                                                                    for name in args.network]
     if args.few_step:
         grids = [(key, shift, sched) for key, shift, sched, _ in FEW_STEP_GRIDS]
         plan = few_step_methods(lanpaint is not None)
@@ -826,10 +978,16 @@ def main(argv=None):
         plan = [(label, kind, opts, tuple(args.steps)) for label, kind, opts, _ in plan]
     emit(f"# bench.peers: {comfy_version_text(h)}; LanPaint: {lanpaint or 'not run'}")
     if args.network:
-        emit(f"# denoisers: exact (Float32Mixture) and {', '.join(args.network)} (bench.learned, served through "
-              f"the ModelPatcher's model_function_wrapper); every problem seed on the networks' prior "
-              f"GaussianMixture.random(64, 25, seed={learned.MIXTURE_SEED})")
-    emit(f"# prior: 25-component mixture, d = 64 (latent {LATENT}), position (1, 1) regenerated "
+        prior_text = (f"GaussianMixture.random(64, 25, seed={learned.MIXTURE_SEED})" if prior_name == "mixture25"
+                      else f"bench.learned.make_prior({prior_name!r}) ({fixed_prior.n_components} components)")
+        emit(f"# denoisers: {'' if args.no_exact else 'exact (Float32Mixture) and '}{', '.join(args.network)} "
+             f"(bench.learned, served through the ModelPatcher's model_function_wrapper); every problem seed on "
+             f"the networks' prior {prior_text}")
+        if args.sample_seeds > 1:
+            emit(f"# sampling seeds: problem seed p runs with seeds p + {SAMPLE_SEED_STRIDE} r, r < "
+                 f"{args.sample_seeds} (a run line's seed; its problem is seed % {SAMPLE_SEED_STRIDE})")
+    emit(f"# prior: {'d = 64' if args.network else '25-component mixture, d = 64'} (latent {LATENT}), "
+         f"position (1, 1) regenerated "
           f"(16 coordinates); obs_std 0.01; N = {n} per run (one batch); seeds {seeds}; {grid_text}; "
           f"cfg 1; SW1 with 256 projections\n")
     models = {}
@@ -845,13 +1003,16 @@ def main(argv=None):
     raw: Dict[str, Dict[int, list]] = {full_label(key or den, label): {} for key, den in keys for label, *_ in plan}
     floors = []
     t_start = time.perf_counter()
-    for seed in seeds:
+    # sampling seed outer, problem seed inner: the run lines come in ascending seed order
+    for seed in (p + SAMPLE_SEED_STRIDE * r for r in range(args.sample_seeds) for p in seeds):
+        problem_seed = seed % SAMPLE_SEED_STRIDE
         if args.network:
-            problem = FixedPriorProblem(fixed_prior, seed, keep, obs_std=0.01)
+            problem = FixedPriorProblem(fixed_prior, problem_seed, keep, obs_std=0.01)
         else:
             problem = InpaintingProblem(seed, dim=64, components=25, obs_std=0.01, keep=keep)
         ref, ref2 = problem.exact(n, 0), problem.exact(n, 1)
-        floors.append(problem.score(ref2, ref)[0])
+        if seed == problem_seed:
+            floors.append(problem.score(ref2, ref)[0])
         for (key, shift, sched), (den, denoise) in ((g, d) for g in grids for d in denoisers):
             em = ExactModel(models[key], problem.prior, denoise=denoise)
             y = problem.y.float().reshape(1, *LATENT).expand(n, *LATENT).contiguous()
@@ -881,7 +1042,11 @@ def main(argv=None):
     if args.few_step:
         emit(few_step_report(raw, floor, tuple(args.budgets or FEW_BUDGETS)))
     elif args.network:
-        emit(network_report(raw, floors, [den for den, _ in denoisers], tuple(args.budgets or NETWORK_BUDGETS)))
+        budgets = tuple(args.budgets or NETWORK_BUDGETS)
+        emit(network_report(raw, floors, [den for den, _ in denoisers], budgets))
+        if args.sample_seeds > 1:
+            run_seeds = [p + SAMPLE_SEED_STRIDE * r for r in range(args.sample_seeds) for p in seeds]
+            emit("\n" + seed_noise_report(raw, run_seeds, [den for den, _ in denoisers if den != "exact"], budgets))
     else:
         emit(format_table(results, tuple(args.budgets or BUDGETS)))
     emit(f"\ntotal {time.perf_counter() - t_start:.0f} s")
@@ -935,7 +1100,7 @@ def real_digits(args, emit) -> Dict[str, dict]:
     import comfy.sample
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    seeds = args.seeds or ([1] if args.quick else [1, 2, 3])
+    seeds = sorted(args.seeds or ([1] if args.quick else [1, 2, 3]))
     budgets = tuple(b for b in NETWORK_BUDGETS if not args.quick or b <= 20)
     plan = [(label, kind, opts, [(s, b) for s, b in steps if b in budgets or (b == DEFAULT_KEY and not args.quick)])
             for label, kind, opts, steps in real_digits_methods(lanpaint is not None)]

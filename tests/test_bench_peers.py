@@ -201,8 +201,13 @@ def test_network_plan_fills_every_budget_and_the_option_checks():
     assert {m[2].get("LanPaint_NumSteps") for m in lp.values()} == {None, 1, 2}
     assert not any(m[1] == "lanpaint" for m in peers.network_methods(lanpaint=False))
     assert peers.parse_args(["--network", "mixture25-mlp256"]).network == ["mixture25-mlp256"]
-    for bad in (["--network", "digits-mlp256"], ["--network", "nope"],
-                ["--network", "mixture25-mlp256", "--few-step"]):
+    assert peers.parse_args(["--network", "digits-mlp256", "--sample-seeds", "3", "--no-exact"]).sample_seeds == 3
+    for bad in (["--network", "realdigits-mlp256"], ["--network", "nope"],
+                ["--network", "mixture25-mlp256", "digits-mlp256"],  # two priors
+                ["--network", "mixture25-mlp256", "--few-step"],
+                ["--network", "mixture25-mlp256", "--sample-seeds", "0"],
+                ["--network", "mixture25-mlp256", "--seeds", "1000"],
+                ["--sample-seeds", "2"], ["--no-exact"]):
         with pytest.raises(SystemExit):
             peers.parse_args(bad)
 
@@ -345,3 +350,51 @@ def test_parse_logs_merges_logs_by_problem_seed(tmp_path):
     text = peers.network_report(raw, floors, ["exact", "netA"], budgets=(8,))
     assert "| comfy euler | netA - exact | - |" in text
     assert "| ding1/ddpm | netA - exact | +0.2250 +-0.1162 |" in text  # (0.09, 0.18, 0.27, 0.36)
+
+
+def test_seed_noise_splits_sampling_seeds_from_problems():
+    """Runs p + 1000 r: the mean is over every run, run_sd the pooled within-problem sd, the seed
+    noise run_sd / sqrt(runs), 'between' the sd of the problem means; unequal or single seed counts
+    give None."""
+    diffs = {1: -0.10, 1001: -0.12, 2001: -0.11, 2: 0.00, 1002: 0.02, 2002: 0.01}
+    st = peers.seed_noise(diffs)
+    assert st["problems"] == pytest.approx({1: -0.11, 2: 0.01})
+    assert st["mean"] == pytest.approx(-0.05)
+    assert st["run_sd"] == pytest.approx(0.01)  # each problem: values +-0.01 around its mean
+    assert st["noise"] == pytest.approx(0.01 / 6 ** 0.5)
+    assert st["between"] == pytest.approx(0.12 / 2 ** 0.5)
+    assert peers.seed_noise({1: 0.1, 2: 0.2}) is None  # one sampling seed a problem
+    assert peers.seed_noise({1: 0.1, 1001: 0.2, 2: 0.3}) is None  # unequal counts
+
+
+def test_seed_noise_report_from_a_replicated_log(tmp_path, capsys):
+    """--sample-seeds log (no exact denoiser): default minus the best LanPaint setting run by run,
+    with |mean| / seed noise and the problems won by more than twice their own seed noise; the best
+    DInG peer excludes the default itself; --from-log rebuilds the same report."""
+    sw = {  # label -> steps -> (calls, {run seed: SW1})
+        "ding1/ddpm": {8: (8, {1: 0.10, 1001: 0.11, 2: 0.20, 1002: 0.21})},
+        "ding/ddpm": {4: (7, {1: 0.15, 1001: 0.15, 2: 0.25, 1002: 0.27})},
+        "LanPaint": {2: (7, {1: 0.13, 1001: 0.14, 2: 0.20, 1002: 0.22}),
+                     30: (141, {1: 0.09, 1001: 0.09, 2: 0.21, 1002: 0.21})},
+    }
+    rows = [f"seed {seed} net | {label} steps {steps:4d} calls {calls:6.1f} SW1 {v:.4f} TV 0.000 (1 s)"
+            for label, by in sw.items() for steps, (calls, vals) in by.items() for seed, v in sorted(vals.items())]
+    log = tmp_path / "log.txt"
+    log.write_text("# prior: ...; seeds [1, 2]; ...\n" + "\n".join(rows) + "\n"
+                   "exact vs exact floor SW1 0.0100 +-0.0000 (per seed 0.0100, 0.0100)\n")
+    raw, _ = peers.parse_logs([log])
+    seeds = peers.logged_run_seeds([log])
+    assert seeds == [1, 2, 1001, 1002]
+    text = peers.seed_noise_report(raw, seeds, ["net"], budgets=(8,))
+    # vs LanPaint: problem 1 -0.03, -0.03, problem 2 0.00, -0.01: mean -0.0175; within-problem variances
+    # 0 and 0.00005 -> run_sd 0.005, noise 0.005 / sqrt 4; problem means -0.03 (< -2 * 0.005 / sqrt 2)
+    # and -0.005 (not)
+    assert "| net | best LanPaint setting | -0.0175 ±0.0025 [0.0177] x7.0 1/2 (LanPaint, 7) |" in text
+    assert "| net | best DInG setting | -0.0500 ±0.0035 [0.0071] x14.1 2/2 (ding/ddpm, 7) |" in text
+    assert "| net | ding1/ddpm | 0.1550 ±0.0035 [0.0707] (8) |" in text
+    # the further target: the best DInG run within 8 calls (the default) minus LanPaint's 141-call run
+    # (0.01, 0.02, -0.01, 0.00: mean 0.005, run_sd sqrt(0.00005), noise run_sd / 2, problems +0.015 / -0.005)
+    assert ("| net | best DInG setting minus LanPaint at its defaults (30 steps) | +0.0050 ±0.0035 [0.0141] x1.4 "
+            "0/2 (ding1/ddpm, 8) |") in text
+    peers.main(["--from-log", str(log)])
+    assert "| net | best LanPaint setting | -0.0175 ±0.0025 [0.0177] x7.0 1/2 (LanPaint, 7) |" in capsys.readouterr().out
