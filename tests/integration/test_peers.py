@@ -120,6 +120,27 @@ def test_peers_network_run_serves_both_denoisers(comfy_host, tmp_path):
     assert "| mixture25-mlp256 | comfy euler |" in text  # the paired differences
 
 
+def test_peers_sample_seeds_rerun_each_problem_with_new_noise(comfy_host, tmp_path):
+    """--sample-seeds 2 --no-exact on digits-mlp256 (seeds 1 2, N = 200, DInG-1/ddpm at 8 steps):
+    run seeds 1, 2, 1001, 1002; run seed p repeats the run of a plain --seeds p run exactly (same
+    problem, same noise), run seed p + 1000 is the same problem with other noise (a different SW1,
+    within 0.05 of it), no exact-denoiser runs, and the log ends with seed_noise_report."""
+    common = ["--network", "digits-mlp256", "--samples", "200", "--only", "ding1/ddpm", "--steps", "8",
+              "--no-lanpaint", "--no-exact", "--seeds", "1", "2"]
+    peers.main(common + ["--sample-seeds", "2", "--log", str(tmp_path / "two.txt")])
+    peers.main(common + ["--log", str(tmp_path / "one.txt")])
+    two, one = peers.parse_log(tmp_path / "two.txt"), peers.parse_log(tmp_path / "one.txt")
+    assert peers.logged_run_seeds([tmp_path / "two.txt"]) == [1, 2, 1001, 1002]
+    assert not any(label.startswith("exact") for label in two)
+    rows = two["digits-mlp256 | ding1/ddpm"][8]
+    assert rows[:2] == one["digits-mlp256 | ding1/ddpm"][8]  # r = 0: the plain runs, bit for bit
+    for first, again in zip(rows[:2], rows[2:]):
+        assert first[0] != again[0] and abs(first[0] - again[0]) < 0.05, (first, again)
+    text = (tmp_path / "two.txt").read_text()
+    assert "seed noise: 4 runs = 2 problems x 2 sampling seeds" in text
+    assert "| digits-mlp256 | ding1/ddpm | " in text.split("seed noise:")[1]
+
+
 def test_peers_real_digits_through_comfyui(comfy_host, tmp_path):
     """--real-digits --quick on the first 60 test digits (seed 1, 8 and 20 calls, DInG-1/ddpm and
     masked euler): realdigits-mlp256 is what ComfyUI samples with (calls counted one a step), the
