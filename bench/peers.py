@@ -68,8 +68,8 @@ peer with its *seed noise* (how much the mean moves under new sampling seeds, pr
 to the spread between problems. ``--no-exact`` skips the exact denoiser; ``--network`` also takes
 ``digits-mlp256`` (the digits mixture prior; one prior a command)::
 
-    LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI /path/to/venv/bin/python \
-        -m bench.peers --network mixture25-mlp256 --no-exact --samples 1000 --seeds 1 2 3 4 5 6 \
+    LANPAINT_PATH=/path/to/LanPaint COMFYUI_PATH=/path/to/ComfyUI /path/to/venv/bin/python \\
+        -m bench.peers --network mixture25-mlp256 --no-exact --samples 1000 --seeds 1 2 3 4 5 6 \\
         --sample-seeds 4 --only ding LanPaint --log bench/results/peers_seednoise_mlp256_064.txt
 
 ``--real-digits`` (issue 18, item 2 on item 1b; ``real_digits``)::
@@ -555,6 +555,7 @@ def seed_noise_report(raw: Dict[str, Dict[int, list]], run_seeds: Sequence[int],
              f"Negative = the default is closer.\n",
              "| denoiser | default minus | " + " | ".join(f"<= {b} calls" for b in budgets) + " |",
              "|---|---|" + "---|" * len(budgets)]
+
     def cell(a_label, a_steps, b_label, b_steps, which=""):
         va, vb = raw[a_label][a_steps], raw[b_label][b_steps]
         st = (seed_noise({s: x[0] - y[0] for s, x, y in zip(run_seeds, va, vb)})
