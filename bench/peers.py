@@ -1005,15 +1005,19 @@ def main(argv=None):
     floors = []
     t_start = time.perf_counter()
     # sampling seed outer, problem seed inner: the run lines come in ascending seed order
-    for seed in (p + SAMPLE_SEED_STRIDE * r for r in range(args.sample_seeds) for p in seeds):
+    run_seeds = [p + SAMPLE_SEED_STRIDE * r for r in range(args.sample_seeds) for p in seeds]
+    problems = {}  # problem seed -> (problem, exact reference samples), built on its first run
+    for seed in run_seeds:
         problem_seed = seed % SAMPLE_SEED_STRIDE
-        if args.network:
-            problem = FixedPriorProblem(fixed_prior, problem_seed, keep, obs_std=0.01)
-        else:
-            problem = InpaintingProblem(seed, dim=64, components=25, obs_std=0.01, keep=keep)
-        ref, ref2 = problem.exact(n, 0), problem.exact(n, 1)
-        if seed == problem_seed:
+        if problem_seed not in problems:
+            if args.network:
+                problem = FixedPriorProblem(fixed_prior, problem_seed, keep, obs_std=0.01)
+            else:
+                problem = InpaintingProblem(seed, dim=64, components=25, obs_std=0.01, keep=keep)
+            ref, ref2 = problem.exact(n, 0), problem.exact(n, 1)
             floors.append(problem.score(ref2, ref)[0])
+            problems[problem_seed] = problem, ref
+        problem, ref = problems[problem_seed]
         for (key, shift, sched), (den, denoise) in ((g, d) for g in grids for d in denoisers):
             em = ExactModel(models[key], problem.prior, denoise=denoise)
             y = problem.y.float().reshape(1, *LATENT).expand(n, *LATENT).contiguous()
@@ -1046,7 +1050,6 @@ def main(argv=None):
         budgets = tuple(args.budgets or NETWORK_BUDGETS)
         emit(network_report(raw, floors, [den for den, _ in denoisers], budgets))
         if args.sample_seeds > 1:
-            run_seeds = [p + SAMPLE_SEED_STRIDE * r for r in range(args.sample_seeds) for p in seeds]
             emit("\n" + seed_noise_report(raw, run_seeds, [den for den, _ in denoisers if den != "exact"], budgets))
     else:
         emit(format_table(results, tuple(args.budgets or BUDGETS)))
@@ -1101,7 +1104,7 @@ def real_digits(args, emit) -> Dict[str, dict]:
     import comfy.sample
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    seeds = sorted(args.seeds or ([1] if args.quick else [1, 2, 3]))
+    seeds = args.seeds or ([1] if args.quick else [1, 2, 3])
     budgets = tuple(b for b in NETWORK_BUDGETS if not args.quick or b <= 20)
     plan = [(label, kind, opts, [(s, b) for s, b in steps if b in budgets or (b == DEFAULT_KEY and not args.quick)])
             for label, kind, opts, steps in real_digits_methods(lanpaint is not None)]
